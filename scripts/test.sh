@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets up a virtual environment, the browser and the Jupyter kernel, then runs every test.
+# This is the README's test command and what .ci/run executes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -r requirements-dev.txt
+
+# Debian's Chromium drives the editor's page test (a test tool's own browser download fails offline).
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# papermill needs a named kernel that runs this venv's Python.
+.venv/bin/python -m ipykernel install --user --name vdiff --display-name "vdiff (venv)" >/dev/null
+
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: failing on purpose" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,178 @@
+"""Run configuration: one dataclass with defaults, named presets loaded from presets.json.
+
+A preset is data (a dict of overrides in ``presets.json``), not code. A config round-trips
+through JSON so a run folder always says exactly how it was trained.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRESETS_FILE = Path(__file__).with_name("presets.json")
+
+# Fields that fix the shape of the model's weights: resuming with a different value is refused.
+MODEL_SHAPE_FIELDS = (
+    "image_size", "num_frames", "channels", "dim", "dim_mults", "num_res_blocks",
+    "attn_resolutions", "attn_heads", "attn_head_dim", "temporal_attention", "cross_attention",
+    "adagn", "text_encoder", "max_text_len", "prediction_type",
+)
+
+
+@dataclass
+class Config:
+    # --- clip shape ---------------------------------------------------------------------
+    image_size: int = 32
+    num_frames: int = 8
+    channels: int = 3
+
+    # --- model (vdiff.unet) -------------------------------------------------------------
+    dim: int = 32                                  # base width
+    dim_mults: tuple[int, ...] = (1, 2, 4)
+    num_res_blocks: int = 1                        # residual blocks per resolution
+    attn_resolutions: tuple[int, ...] = (8,)       # spatial sizes that get spatial self-attention
+    attn_heads: int = 4
+    attn_head_dim: int = 32
+    temporal_attention: bool = True                # temporal attention at every resolution
+    cross_attention: bool = False                  # cross-attention to caption tokens
+    adagn: str = "separate"                        # "separate": time MLP * time_scale + text MLP (ours)
+                                                   # "concat": one MLP on [time, text] (reference FiLM)
+    dropout: float = 0.0
+
+    # --- text (vdiff.text) --------------------------------------------------------------
+    text_encoder: str = "minilm"                   # "minilm" (offline) or any HF text model name
+    max_text_len: int = 32
+
+    # --- diffusion (vdiff.diffusion) ----------------------------------------------------
+    timesteps: int = 1000
+    beta_schedule: str = "cosine"                  # "cosine" (betas capped at 0.999) or "linear"
+    prediction_type: str = "epsilon"               # "epsilon" or "v_prediction"
+    loss_type: str = "l2"                          # noise loss: "l2" or "l1"
+    perceptual_weight: float = 0.0                 # lambda of the VGG16-BN perceptual loss; 0 = off
+    perceptual_weighting: str = "alpha_bar"        # weight per sample by noise level: "alpha_bar" or "none"
+    perceptual_pretrained: bool = True             # ImageNet weights; random only when unavailable
+
+    # --- training (vdiff.train) ---------------------------------------------------------
+    batch_size: int = 8
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    adam_betas: tuple[float, float] = (0.9, 0.99)
+    warmup_steps: int = 200
+    max_steps: int = 10_000
+    max_minutes: float | None = None
+    grad_accum: int = 1
+    grad_clip: float = 1.0
+    cond_drop_prob: float = 0.1                    # caption dropout so guidance has a trained null
+    mixed_precision: str = "auto"                  # "auto", "no", "bf16" or "fp16"
+    ema_decay_min: float = 0.9
+    ema_decay_max: float = 0.9999
+    ema_inv_gamma: float = 1.0                     # decay = 1 - (1 + n / inv_gamma) ** -power,
+    ema_power: float = 2 / 3                       # clamped to [ema_decay_min, ema_decay_max]
+    ema_update_every: int = 1
+    ema_start_step: int = 0
+    hflip: bool = True                             # flips swap "left"/"right" in the caption
+    frame_sampling: str = "stride"                 # "stride" (uniform over the clip) or "random_window"
+    num_workers: int = 0
+    log_every: int = 10
+    save_every: int = 1000
+    keep_last: int = 3
+    sample_every: int = 1000
+    sample_prompts: tuple[str, ...] = (
+        "digit 0 moving right", "digit 3 moving up", "digit 5 moving left", "digit 7 moving down",
+    )
+    max_nonfinite: int = 10                        # stop after this many non-finite losses in a row
+    seed: int = 0
+
+    # --- sampling defaults (vdiff.generate) ---------------------------------------------
+    sample_steps: int = 20
+    sampler: str = "ddim"                          # "ddim", "ddpm" or "dpm++"
+    guidance_scale: float = 2.0
+    threshold: float | None = 0.995                # dynamic thresholding quantile; None = static clip
+
+    def __post_init__(self) -> None:
+        # JSON gives lists; keep tuples so configs compare equal after a round trip.
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                setattr(self, f.name, tuple(value))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field with an impossible value."""
+        checks = {
+            "image_size": self.image_size >= 8 and self.image_size % (2 ** (len(self.dim_mults) - 1)) == 0,
+            "num_frames": self.num_frames >= 1,
+            "channels": self.channels in (1, 3),
+            "dim": self.dim >= 8,
+            "dim_mults": len(self.dim_mults) >= 1 and all(m >= 1 for m in self.dim_mults),
+            "adagn": self.adagn in ("separate", "concat"),
+            "beta_schedule": self.beta_schedule in ("cosine", "linear"),
+            "prediction_type": self.prediction_type in ("epsilon", "v_prediction"),
+            "loss_type": self.loss_type in ("l1", "l2"),
+            "perceptual_weighting": self.perceptual_weighting in ("alpha_bar", "none"),
+            "mixed_precision": self.mixed_precision in ("auto", "no", "bf16", "fp16"),
+            "frame_sampling": self.frame_sampling in ("stride", "random_window"),
+            "sampler": self.sampler in ("ddim", "ddpm", "dpm++"),
+            "cond_drop_prob": 0.0 <= self.cond_drop_prob < 1.0,
+            "ema_decay_min": 0.0 <= self.ema_decay_min <= self.ema_decay_max < 1.0,
+            "threshold": self.threshold is None or 0.0 < self.threshold <= 1.0,
+            "batch_size": self.batch_size >= 1,
+            "grad_accum": self.grad_accum >= 1,
+            "timesteps": self.timesteps >= 2,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"invalid config value {name}={getattr(self, name)!r}")
+
+    # --- serialisation ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "Config":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"config file not found: {path}") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config file {path} is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"config file {path} must hold a JSON object")
+        return cls.from_dict(data)
+
+    def replace(self, **overrides: Any) -> "Config":
+        return dataclasses.replace(self, **overrides)
+
+    def shape_mismatch(self, other: "Config") -> list[str]:
+        """Names of model-shape fields that differ between two configs."""
+        return [f for f in MODEL_SHAPE_FIELDS if getattr(self, f) != getattr(other, f)]
+
+
+def preset_names() -> list[str]:
+    return sorted(json.loads(PRESETS_FILE.read_text(encoding="utf-8")))
+
+
+def get_preset(name: str, **overrides: Any) -> Config:
+    """The named preset as a Config, with optional field overrides."""
+    presets = json.loads(PRESETS_FILE.read_text(encoding="utf-8"))
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(presets))}")
+    data = {k: v for k, v in presets[name].items() if not k.startswith("_")}
+    data.update(overrides)
+    return Config.from_dict(data)

@@ -1,0 +1,168 @@
+"""The 3D UNet: clips (B, C, F, H, W) -> predicted noise (or v) of the same shape.
+
+Per-frame residual blocks with AdaGN conditioning on time and the pooled caption, temporal mixing
+after every block at every resolution, spatial self-attention (and optional cross-attention to
+caption tokens) only at ``config.attn_resolutions``, down/upsampling in space only. Where the
+FLOPs go is a design choice: the full-resolution level is one block wide and attention-free in
+space, the parameters live at low resolution where they are cheap to run.
+"""
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import nn
+
+from .blocks import (AdaGN, CrossAttention, Downsample, ResBlock, SpatialAttention, TemporalAttention,
+                     TemporalConv, Upsample, group_count, sinusoidal_embedding, zero_init)
+from .config import Config
+
+__all__ = ["UNet3D", "AdaGN", "group_count"]
+
+
+class UNetLevel(nn.Module):
+    """One residual block followed by its temporal layer, spatial attention and cross-attention."""
+
+    def __init__(self, in_ch: int, out_ch: int, resolution: int, config: Config, text_dim: int,
+                 time_dim: int) -> None:
+        super().__init__()
+        self.res = ResBlock(in_ch, out_ch, time_dim, time_dim, config.adagn, config.dropout)
+        heads, head_dim = config.attn_heads, config.attn_head_dim
+        self.temporal = (TemporalAttention(out_ch, heads, head_dim) if config.temporal_attention
+                         else TemporalConv(out_ch))
+        use_attn = resolution in config.attn_resolutions
+        self.spatial = SpatialAttention(out_ch, heads, head_dim) if use_attn else None
+        self.cross = (CrossAttention(out_ch, text_dim, heads, head_dim)
+                      if use_attn and config.cross_attention else None)
+
+    def forward(self, x: torch.Tensor, frames: int, time_emb: torch.Tensor, cond_emb: torch.Tensor,
+                tokens: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
+        x = self.res(x, time_emb, cond_emb)
+        if self.spatial is not None:
+            x = self.spatial(x)
+        if self.cross is not None:
+            x = self.cross(x, tokens, mask)
+        return self.temporal(x, frames)
+
+
+class UNet3D(nn.Module):
+    """Text-conditioned 3D UNet; see the module docstring and docs/ARCHITECTURE.md."""
+
+    def __init__(self, config: Config, text_dim: int) -> None:
+        super().__init__()
+        self.config = config
+        self.text_dim = text_dim
+        dim = config.dim
+        time_dim = 4 * dim
+        widths = [dim * m for m in config.dim_mults]
+
+        self.time_mlp = nn.Sequential(nn.Linear(dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
+        self.text_mlp = nn.Sequential(nn.Linear(text_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
+        # The learned "no caption" condition for classifier-free guidance (rows with drop_mask=True).
+        self.null_text_emb = nn.Parameter(torch.randn(text_dim) * 0.02)
+        self.null_text_tokens = nn.Parameter(torch.randn(1, text_dim) * 0.02) if config.cross_attention else None
+
+        self.init_conv = nn.Conv2d(config.channels, dim, 3, padding=1)
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        skip_widths = []
+        ch, res = dim, config.image_size
+        for i, width in enumerate(widths):
+            for _ in range(config.num_res_blocks):
+                self.down.append(UNetLevel(ch, width, res, config, text_dim, time_dim))
+                ch = width
+                skip_widths.append(ch)
+            last = i == len(widths) - 1
+            self.downsample.append(nn.Identity() if last else Downsample(ch))
+            res = res if last else res // 2
+
+        self.mid1 = UNetLevel(ch, ch, res, config, text_dim, time_dim)
+        self.mid2 = ResBlock(ch, ch, time_dim, time_dim, config.adagn, config.dropout)
+
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        for i, width in reversed(list(enumerate(widths))):
+            for _ in range(config.num_res_blocks):
+                self.up.append(UNetLevel(ch + skip_widths.pop(), width, res, config, text_dim, time_dim))
+                ch = width
+            first = i == 0
+            self.upsample.append(nn.Identity() if first else Upsample(ch))
+            res = res if first else res * 2
+
+        self.out_norm = nn.GroupNorm(group_count(ch), ch)
+        self.out_conv = zero_init(nn.Conv2d(ch, config.channels, 3, padding=1))
+
+    # --- input checks -------------------------------------------------------------------
+    def _check_inputs(self, x, timesteps, text_emb, drop_mask, text_tokens, text_mask) -> None:
+        c = self.config
+        if not isinstance(x, torch.Tensor) or x.ndim != 5:
+            raise ValueError(f"x must be a 5D tensor (batch, channels, frames, height, width), got "
+                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        b, ch, frames, height, width = x.shape
+        if ch != c.channels:
+            raise ValueError(f"x has {ch} channels but the config says channels={c.channels}")
+        if frames != c.num_frames:
+            raise ValueError(f"x has {frames} frames but the config says num_frames={c.num_frames}")
+        if height != c.image_size or width != c.image_size:
+            raise ValueError(f"x is {height}x{width} but the config says image_size={c.image_size}")
+        if timesteps.ndim != 1 or timesteps.shape[0] != b:
+            raise ValueError(f"timesteps must have shape [{b}], got {tuple(timesteps.shape)}")
+        if text_emb.shape != (b, self.text_dim):
+            raise ValueError(f"text_emb must have shape [{b}, {self.text_dim}], got {tuple(text_emb.shape)}")
+        if drop_mask is not None and drop_mask.shape != (b,):
+            raise ValueError(f"drop_mask must have shape [{b}], got {tuple(drop_mask.shape)}")
+        if c.cross_attention:
+            if text_tokens is None or text_mask is None:
+                raise ValueError("config.cross_attention is on: text_tokens and text_mask are required")
+            if text_tokens.ndim != 3 or text_tokens.shape[0] != b or text_tokens.shape[2] != self.text_dim:
+                raise ValueError(f"text_tokens must have shape [{b}, L, {self.text_dim}], "
+                                 f"got {tuple(text_tokens.shape)}")
+            if text_mask.shape != text_tokens.shape[:2]:
+                raise ValueError(f"text_mask must have shape {list(text_tokens.shape[:2])}, "
+                                 f"got {tuple(text_mask.shape)}")
+
+    # --- forward ------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, timesteps: torch.Tensor, text_emb: torch.Tensor,
+                drop_mask: torch.Tensor | None = None, text_tokens: torch.Tensor | None = None,
+                text_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict the noise (or v) for clips ``x`` [B, C, F, H, W] at ``timesteps`` [B]."""
+        if isinstance(timesteps, (int, float)) or (isinstance(timesteps, torch.Tensor) and timesteps.ndim == 0):
+            timesteps = torch.full((x.shape[0],), float(timesteps), device=x.device)
+        self._check_inputs(x, timesteps, text_emb, drop_mask, text_tokens, text_mask)
+        frames = x.shape[2]
+        param_dtype = self.null_text_emb.dtype
+
+        text_emb = text_emb.to(param_dtype)
+        tokens = mask = None
+        if self.config.cross_attention:
+            tokens, mask = text_tokens.to(param_dtype), text_mask.bool().clone()
+            mask[:, 0] = True  # an all-masked row would give NaN attention; position 0 is BERT's [CLS]
+        if drop_mask is not None:
+            drop = drop_mask.bool().to(x.device)
+            text_emb = torch.where(drop[:, None], self.null_text_emb[None], text_emb)
+            if tokens is not None:
+                tokens = torch.where(drop[:, None, None], self.null_text_tokens[None], tokens)
+                mask = mask | drop[:, None]
+
+        time_emb = self.time_mlp(sinusoidal_embedding(timesteps, self.config.dim).to(param_dtype))
+        cond_emb = self.text_mlp(text_emb)
+
+        h = self.init_conv(rearrange(x, "b c f h w -> (b f) c h w"))
+        skips = []
+        blocks = iter(self.down)
+        for downsample in self.downsample:
+            for _ in range(self.config.num_res_blocks):
+                h = next(blocks)(h, frames, time_emb, cond_emb, tokens, mask)
+                skips.append(h)
+            h = downsample(h)
+
+        h = self.mid1(h, frames, time_emb, cond_emb, tokens, mask)
+        h = self.mid2(h, time_emb, cond_emb)
+
+        blocks = iter(self.up)
+        for upsample in self.upsample:
+            for _ in range(self.config.num_res_blocks):
+                h = next(blocks)(torch.cat([h, skips.pop()], dim=1), frames, time_emb, cond_emb, tokens, mask)
+            h = upsample(h)
+
+        out = self.out_conv(torch.nn.functional.silu(self.out_norm(h)))
+        return rearrange(out, "(b f) c h w -> b c f h w", f=frames)

@@ -1,0 +1,301 @@
+"""The diffusion process: noise schedule, forward process, training loss and samplers.
+
+The schedule, the forward process (``add_noise``) and the sampler updates come from diffusers'
+schedulers (DDPM for training; DDPM, DDIM and DPM-Solver++ for sampling). What is ours:
+
+* the loss: noise loss (L2 or L1 on epsilon or v) + a perceptual loss on the predicted x0,
+  weighted per sample by alpha_bar_t (see ``training_losses``);
+* classifier-free guidance in ONE batched forward pass (cond and uncond rows side by side);
+* x0 thresholding done here, around the scheduler step, the same way for all three samplers:
+  we compute x0 from the model output, threshold it, and hand the scheduler that x0 as a
+  ``prediction_type="sample"`` output, so every scheduler re-derives its noise from the
+  thresholded x0 (DDIM's ``use_clipped_model_output``, for all samplers, exactly).
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers.utils.torch_utils import randn_tensor
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import Config
+
+SAMPLERS = ("ddim", "ddpm", "dpm++")
+# diffusers' name for the cosine schedule, whose betas it caps at 0.999 (max_beta).
+BETA_SCHEDULES = {"cosine": "squaredcos_cap_v2", "linear": "linear"}
+
+Threshold = float | Literal["static"] | None
+
+
+# --- x0 thresholding (pure functions) -----------------------------------------------------------
+
+def dynamic_threshold(x_start: torch.Tensor, quantile: float = 0.995) -> torch.Tensor:
+    """Imagen's dynamic thresholding, per sample over all of C*F*H*W.
+
+    s = quantile(|x0|, p), s = max(s, 1), x0 = clamp(x0, -s, s) / s. When s <= 1 this is plain
+    clipping to [-1, 1]; the quantile is taken in fp32 (torch.quantile has no half kernels and
+    bf16 would round s).
+    """
+    if not 0.0 < quantile <= 1.0:
+        raise ValueError(f"threshold quantile must be in (0, 1], got {quantile}")
+    b = x_start.shape[0]
+    flat = x_start.float().reshape(b, -1)
+    s = torch.quantile(flat.abs(), quantile, dim=1).clamp(min=1.0).unsqueeze(1)
+    return (flat.clamp(-s, s) / s).reshape(x_start.shape).to(x_start.dtype)
+
+
+def apply_threshold(x_start: torch.Tensor, threshold: Threshold) -> torch.Tensor:
+    """``threshold``: a quantile in (0, 1] for dynamic thresholding, "static" to clip to [-1, 1], None for nothing."""
+    if threshold is None:
+        return x_start
+    if threshold == "static":
+        return x_start.clamp(-1.0, 1.0)
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        return dynamic_threshold(x_start, float(threshold))
+    raise ValueError(f"threshold must be a quantile in (0, 1], 'static' or None, got {threshold!r}")
+
+
+def _per_timestep(values: torch.Tensor, t: torch.Tensor, ndim: int) -> torch.Tensor:
+    """values[t] shaped to broadcast over a [B, ...] tensor with ``ndim`` dims."""
+    return values.to(t.device)[t].float().view(-1, *([1] * (ndim - 1)))
+
+
+def _as_generator(generator: torch.Generator | int | None) -> torch.Generator | None:
+    # An int seed makes a CPU generator: the same seed then gives the same noise on any device.
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        return torch.Generator("cpu").manual_seed(generator)
+    raise ValueError(f"generator must be a torch.Generator, an int seed or None, got {type(generator).__name__}")
+
+
+def _twice(x: torch.Tensor | None) -> torch.Tensor | None:
+    return None if x is None else torch.cat([x, x])
+
+
+class Diffusion:
+    """Noise schedule, forward process, loss and samplers for one Config."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.num_timesteps = config.timesteps
+        self.prediction_type = config.prediction_type
+        self.scheduler_config = self._scheduler_config(config)
+        # The training scheduler: forward process (add_noise, get_velocity) and the schedule itself.
+        self.scheduler = DDPMScheduler(**self.scheduler_config, prediction_type=config.prediction_type)
+        self.betas = self.scheduler.betas.float()
+        self.alphas_cumprod = self.scheduler.alphas_cumprod.float()
+        self._perceptual: nn.Module | None = None  # built on first use; never part of the model
+
+    @staticmethod
+    def _scheduler_config(config: Config) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "num_train_timesteps": config.timesteps,
+            "beta_schedule": BETA_SCHEDULES[config.beta_schedule],
+            "clip_sample": False,
+        }
+        if config.beta_schedule == "linear":
+            # DDPM's 1e-4..0.02 is tuned for T=1000; scale it (as improved-diffusion does) so a
+            # short schedule (the smoke preset's T=100) still ends in almost pure noise.
+            scale = 1000 / config.timesteps
+            kwargs.update(beta_start=scale * 1e-4, beta_end=min(scale * 0.02, 0.999))
+        return kwargs
+
+    # --- forward process --------------------------------------------------------------------
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """q(x_t | x_0): sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise."""
+        return self.scheduler.add_noise(x0, noise, t)
+
+    def velocity(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The v-prediction target sqrt(alpha_bar_t) noise - sqrt(1 - alpha_bar_t) x0."""
+        return self.scheduler.get_velocity(x0, noise, t)
+
+    def predict_x_start(self, x_t: torch.Tensor, t: torch.Tensor, model_output: torch.Tensor) -> torch.Tensor:
+        """x0 implied by the model's epsilon or v prediction at x_t."""
+        ab = _per_timestep(self.alphas_cumprod, t, x_t.ndim)
+        if self.prediction_type == "epsilon":
+            return (x_t - (1 - ab).sqrt() * model_output) / ab.sqrt()
+        return ab.sqrt() * x_t - (1 - ab).sqrt() * model_output
+
+    # --- training ---------------------------------------------------------------------------
+    @property
+    def perceptual(self) -> nn.Module | None:
+        """The VGG16-BN perceptual loss, built on first use; None when its weight is 0."""
+        if self.config.perceptual_weight <= 0:
+            return None
+        if self._perceptual is None:
+            from .losses import PerceptualLoss
+            self._perceptual = PerceptualLoss(pretrained=self.config.perceptual_pretrained)
+        return self._perceptual
+
+    def training_losses(
+        self,
+        model: nn.Module,
+        x0: torch.Tensor,
+        text_emb: torch.Tensor,
+        drop_mask: torch.Tensor | None = None,
+        text_tokens: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        *,
+        t: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Noise loss + perceptual_weight * perceptual loss for a batch of clean clips in [-1, 1].
+
+        ``t`` and ``noise`` default to uniform timesteps and Gaussian noise (from the global RNG).
+        The perceptual term is weighted per sample by alpha_bar_t: the x0 error implied by an
+        epsilon error grows like sqrt((1 - alpha_bar) / alpha_bar), so at large t the predicted
+        x0 is a blur whose (huge) VGG distance would drown the noise loss; times alpha_bar it
+        stays bounded and counts where x0 can actually be sharp (small t).
+        """
+        if x0.ndim != 5:
+            raise ValueError(f"x0 must be [B, C, F, H, W], got shape {tuple(x0.shape)}")
+        b = x0.shape[0]
+        if t is None:
+            t = torch.randint(0, self.num_timesteps, (b,), device=x0.device)
+        if noise is None:
+            noise = torch.randn_like(x0)
+        x_t = self.add_noise(x0, noise, t)
+        output = model(x_t, t, text_emb, drop_mask=drop_mask, text_tokens=text_tokens, text_mask=text_mask)
+        output = output.float()
+        target = noise if self.prediction_type == "epsilon" else self.velocity(x0, noise, t)
+        err = output - target.float()
+        per_sample = (err.square() if self.config.loss_type == "l2" else err.abs()).mean(dim=(1, 2, 3, 4))
+        noise_loss = per_sample.mean()
+
+        perceptual = self.perceptual
+        if perceptual is None:
+            perceptual_loss = torch.zeros((), device=x0.device)
+            loss = noise_loss
+        else:
+            x0_pred = self.predict_x_start(x_t.float(), t, output)
+            per_sample_perc = perceptual(x0_pred, x0)
+            if self.config.perceptual_weighting == "alpha_bar":
+                per_sample_perc = per_sample_perc * self.alphas_cumprod.to(x0.device)[t]
+            perceptual_loss = per_sample_perc.mean()
+            loss = noise_loss + self.config.perceptual_weight * perceptual_loss
+        return {"loss": loss, "noise_loss": noise_loss.detach(), "perceptual_loss": perceptual_loss.detach()}
+
+    # --- sampling ---------------------------------------------------------------------------
+    def make_scheduler(self, sampler: str = "ddim", steps: int = 20):
+        """A diffusers scheduler for ``sampler`` with its timesteps set; spacing starts at T-1.
+
+        "ddpm" is ancestral sampling over all T steps (``steps`` is ignored); "ddim" and "dpm++"
+        use ``steps`` with "trailing" spacing ("leading" would never visit the noisiest step).
+        """
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
+        if sampler != "ddpm" and not 1 <= steps <= self.num_timesteps:
+            raise ValueError(f"steps must be between 1 and {self.num_timesteps}, got {steps}")
+        # We hand the schedulers a thresholded x0 ("sample"), never their own clip/threshold.
+        common = dict(self.scheduler_config, prediction_type="sample", timestep_spacing="trailing")
+        if sampler == "ddpm":
+            scheduler = DDPMScheduler(**common)
+            scheduler.set_timesteps(self.num_timesteps)
+        elif sampler == "ddim":
+            scheduler = DDIMScheduler(**common, set_alpha_to_one=True)
+            scheduler.set_timesteps(steps)
+        else:
+            common.pop("clip_sample")
+            scheduler = DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
+            scheduler.set_timesteps(steps)
+        return scheduler
+
+    def guided_output(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        text_emb: torch.Tensor,
+        guidance_scale: float,
+        text_tokens: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Classifier-free guided model output: uncond + g * (cond - uncond), in one forward pass.
+
+        The cond and uncond rows go through the model as one batch of 2B (``drop_mask`` True on
+        the uncond half). At g = 1 the result is the conditional output, so the uncond half is
+        skipped; at g = 0 only the uncond half runs.
+        """
+        b = x.shape[0]
+        if guidance_scale == 1.0:
+            return model(x, t, text_emb, drop_mask=None, text_tokens=text_tokens, text_mask=text_mask).float()
+        if guidance_scale == 0.0:
+            drop = torch.ones(b, dtype=torch.bool, device=x.device)
+            return model(x, t, text_emb, drop_mask=drop, text_tokens=text_tokens, text_mask=text_mask).float()
+        drop = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)]).to(x.device)
+        out = model(
+            torch.cat([x, x]), torch.cat([t, t]), _twice(text_emb),
+            drop_mask=drop, text_tokens=_twice(text_tokens), text_mask=_twice(text_mask),
+        ).float()
+        cond, uncond = out.chunk(2)
+        return uncond + guidance_scale * (cond - uncond)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        model: nn.Module,
+        text_emb: torch.Tensor,
+        *,
+        text_tokens: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        sampler: str = "ddim",
+        steps: int = 20,
+        eta: float = 0.0,
+        guidance_scale: float = 2.0,
+        threshold: Threshold = 0.995,
+        generator: torch.Generator | int | None = None,
+        progress: bool = True,
+        return_x_start: bool = False,
+        x_start_every_step: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Generate one clip per row of ``text_emb`` [B, D]; returns [B, C, F, H, W] in [-1, 1].
+
+        With ``return_x_start`` also the final predicted x0; with ``x_start_every_step`` the
+        list of every step's (thresholded) predicted x0 instead. ``generator`` may be an int seed.
+        """
+        if text_emb.ndim != 2:
+            raise ValueError(f"text_emb must be [B, D], got shape {tuple(text_emb.shape)}")
+        if guidance_scale < 0:
+            raise ValueError(f"guidance_scale must be >= 0, got {guidance_scale}")
+        apply_threshold(torch.zeros(1, 1), threshold)  # validate before any model call
+        scheduler = self.make_scheduler(sampler, steps)
+        generator = _as_generator(generator)
+        cfg = self.config
+        b = text_emb.shape[0]
+        param = next(model.parameters(), None)
+        device = param.device if param is not None else text_emb.device
+        text_emb = text_emb.to(device)
+        text_tokens = None if text_tokens is None else text_tokens.to(device)
+        text_mask = None if text_mask is None else text_mask.to(device)
+        shape = (b, cfg.channels, cfg.num_frames, cfg.image_size, cfg.image_size)
+        x = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
+        x = x * scheduler.init_noise_sigma
+
+        step_kwargs: dict[str, Any] = {"generator": generator}
+        if sampler == "ddim":
+            step_kwargs["eta"] = eta
+        x_starts: list[torch.Tensor] = []
+        x_start = x
+        was_training = model.training
+        model.eval()
+        try:
+            for t in tqdm(scheduler.timesteps, desc=f"sampling ({sampler})", disable=not progress, leave=False):
+                t_batch = torch.full((b,), int(t), dtype=torch.long, device=device)
+                output = self.guided_output(model, x, t_batch, text_emb, guidance_scale, text_tokens, text_mask)
+                x_start = apply_threshold(self.predict_x_start(x, t_batch, output), threshold)
+                x = scheduler.step(x_start, t, x, **step_kwargs).prev_sample
+                if x_start_every_step:
+                    x_starts.append(x_start)
+        finally:
+            model.train(was_training)
+        x = x.clamp(-1.0, 1.0)  # the last step lands on x0; threshold=None may leave it outside
+        if x_start_every_step:
+            return x, x_starts
+        if return_x_start:
+            return x, x_start
+        return x

@@ -293,7 +293,11 @@ class Diffusion:
                     x_starts.append(x_start)
         finally:
             model.train(was_training)
-        x = x.clamp(-1.0, 1.0)  # the last step lands on x0; threshold=None may leave it outside
+        # Every sampler's last step lands on its x0 prediction (DDPM at t=0, DDIM with alpha_bar=1,
+        # DPM++ with sigma=0), so return that x0 itself: diffusers' DDIM steps t -> t - T // steps,
+        # which with "trailing" spacing can end at t=0 instead of x0 (e.g. T=1000, 15 steps).
+        # threshold=None may leave it outside [-1, 1]: the sample is clamped to the data range.
+        x = x_start.clamp(-1.0, 1.0)
         if x_start_every_step:
             return x, x_starts
         if return_x_start:

@@ -7,6 +7,8 @@ Frames are folded into the batch, so each frame is judged as an image.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import warnings
 
 import torch
@@ -33,6 +35,12 @@ def _warn_random_weights_once(reason: str) -> None:
 
 def vgg16_bn_features(pretrained: bool = True) -> nn.Sequential:
     """``vgg16_bn().features`` up to relu4_3, ImageNet weights when obtainable, else random + one warning."""
+    return copy.deepcopy(_cached_vgg16_bn_features(pretrained))
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_vgg16_bn_features(pretrained: bool) -> nn.Sequential:
+    # Building VGG16-BN (with its 100M-parameter classifier) takes seconds; do it once per process.
     from torchvision.models import VGG16_BN_Weights, vgg16_bn
 
     # Building VGG draws its random init from the global RNG; fork it so that building the loss
@@ -61,6 +69,7 @@ class PerceptualLoss(nn.Module):
         self.features = vgg16_bn_features(pretrained).eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.eval()
 
     def train(self, mode: bool = True) -> "PerceptualLoss":
         # BatchNorm must keep its running statistics: VGG is never put in training mode.

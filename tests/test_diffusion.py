@@ -1,0 +1,274 @@
+"""vdiff.diffusion: schedules, forward process, loss, samplers, guidance, thresholding."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from vdiff.config import get_preset
+from vdiff.diffusion import Diffusion, apply_threshold, dynamic_threshold
+
+TEXT_DIM = 8
+
+
+class DummyDenoiser(nn.Module):
+    """A tiny model with the UNet3D call convention that records every call's batch size."""
+
+    def __init__(self, channels: int = 3, text_dim: int = TEXT_DIM, scale: float = 1.0) -> None:
+        super().__init__()
+        self.mix = nn.Conv3d(channels, channels, 1)
+        self.text = nn.Linear(text_dim, channels)
+        self.null_text_emb = nn.Parameter(torch.randn(text_dim))
+        self.scale = scale
+        self.calls: list[int] = []
+
+    def forward(self, x, timesteps, text_emb, drop_mask=None, text_tokens=None, text_mask=None):
+        self.calls.append(x.shape[0])
+        if drop_mask is not None:
+            text_emb = torch.where(drop_mask[:, None], self.null_text_emb.expand_as(text_emb), text_emb)
+        cond = self.text(text_emb)[:, :, None, None, None]
+        return self.scale * (self.mix(x) + cond + timesteps.float().view(-1, 1, 1, 1, 1) / 1000)
+
+
+@pytest.fixture
+def cfg():
+    return get_preset("smoke")  # T = 100, 16x16, 4 frames
+
+
+def _clip(b=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, 3, 4, 16, 16, generator=g) * 2 - 1
+
+
+# --- schedule and forward process ---------------------------------------------------------------
+
+def test_cosine_schedule_matches_formula_and_caps_betas_at_0_999(cfg):
+    d = Diffusion(cfg.replace(timesteps=1000))
+    assert d.betas.max().item() == pytest.approx(0.999)  # the last beta hits the cap
+    assert (d.betas <= 0.999 + 1e-6).all()
+    s, T = 0.008, 1000
+    f = lambda t: math.cos((t / T + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+    for t in (0, 100, 500, 900):
+        assert d.alphas_cumprod[t].item() == pytest.approx(f(t + 1) / f(0), rel=1e-4)
+    assert (d.alphas_cumprod.diff() < 0).all()
+
+
+def test_linear_schedule_is_scaled_so_short_schedules_end_in_noise(cfg):
+    d = Diffusion(cfg.replace(beta_schedule="linear", timesteps=100))
+    assert d.alphas_cumprod[-1] < 1e-3
+    assert d.betas[0].item() == pytest.approx(1e-3)  # 1e-4 * 1000 / T
+
+
+def test_add_noise_and_x_start_round_trip_for_epsilon_and_v(cfg):
+    x0, noise = _clip(), torch.randn(2, 3, 4, 16, 16)
+    t = torch.tensor([3, 80])
+    for prediction in ("epsilon", "v_prediction"):
+        d = Diffusion(cfg.replace(prediction_type=prediction))
+        ab = d.alphas_cumprod[t].view(-1, 1, 1, 1, 1)
+        x_t = d.add_noise(x0, noise, t)
+        torch.testing.assert_close(x_t, ab.sqrt() * x0 + (1 - ab).sqrt() * noise)
+        perfect = noise if prediction == "epsilon" else d.velocity(x0, noise, t)
+        torch.testing.assert_close(d.predict_x_start(x_t, t, perfect), x0, atol=1e-4, rtol=1e-4)
+
+
+# --- training loss ------------------------------------------------------------------------------
+
+def test_training_losses_keys_and_gradients(cfg):
+    d, model = Diffusion(cfg), DummyDenoiser()
+    out = d.training_losses(model, _clip(), torch.randn(2, TEXT_DIM))
+    assert set(out) == {"loss", "noise_loss", "perceptual_loss"}
+    assert out["perceptual_loss"].item() == 0.0 and d._perceptual is None  # weight 0: VGG never built
+    out["loss"].backward()
+    assert model.mix.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
+@pytest.mark.parametrize("loss_type", ["l2", "l1"])
+def test_noise_loss_targets_epsilon_or_v(cfg, prediction, loss_type):
+    d = Diffusion(cfg.replace(prediction_type=prediction, loss_type=loss_type))
+    x0, noise, t = _clip(), torch.randn(2, 3, 4, 16, 16), torch.tensor([10, 60])
+    target = noise if prediction == "epsilon" else d.velocity(x0, noise, t)
+
+    class Oracle(nn.Module):
+        def forward(self, x, timesteps, text_emb, **_):
+            return target + 0.5  # off by exactly 0.5 everywhere
+
+    out = d.training_losses(Oracle(), x0, torch.zeros(2, TEXT_DIM), t=t, noise=noise)
+    assert out["noise_loss"].item() == pytest.approx(0.25 if loss_type == "l2" else 0.5, rel=1e-4)
+
+
+def test_perceptual_loss_is_weighted_by_alpha_bar(cfg):
+    """PITFALLS: the perceptual term on blurry large-t x0 predictions must barely count."""
+    # One single-frame clip keeps the six VGG passes cheap; the loss does not need the config's shape.
+    x0, noise, emb = _clip(1)[:, :, :1], torch.randn(1, 3, 1, 16, 16), torch.randn(1, TEXT_DIM)
+    model = DummyDenoiser(scale=0.3)
+    results = {}
+    for weighting in ("alpha_bar", "none"):
+        d = Diffusion(cfg.replace(perceptual_weight=0.5, perceptual_weighting=weighting, perceptual_pretrained=False))
+        for t in (5, 50, 95):
+            out = d.training_losses(model, x0, emb, t=torch.tensor([t]), noise=noise)
+            results[weighting, t] = out
+            assert out["loss"].item() == pytest.approx(
+                out["noise_loss"].item() + 0.5 * out["perceptual_loss"].item(), rel=1e-5)
+    for t in (5, 50, 95):
+        ratio = results["alpha_bar", t]["perceptual_loss"] / results["none", t]["perceptual_loss"]
+        assert ratio.item() == pytest.approx(Diffusion(cfg).alphas_cumprod[t].item(), rel=1e-4)
+    assert results["alpha_bar", 95]["perceptual_loss"] < 0.01 * results["none", 95]["perceptual_loss"]
+
+
+def test_vgg_stays_out_of_the_model_and_its_state_dict(cfg):
+    d = Diffusion(cfg.replace(perceptual_weight=0.1, perceptual_pretrained=False))
+    model = DummyDenoiser()
+    keys_before = set(model.state_dict())
+    d.training_losses(model, _clip(), torch.randn(2, TEXT_DIM))["loss"].backward()
+    assert set(model.state_dict()) == keys_before
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    vgg = d.perceptual
+    assert vgg is not None and not vgg.training
+    assert not any(p.requires_grad or p.grad is not None for p in vgg.parameters())
+
+
+# --- samplers -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpm++"])
+@pytest.mark.parametrize("steps", [1, 4, 7, 20, 100])
+def test_timesteps_start_at_the_noisiest_step_and_strictly_decrease(cfg, sampler, steps):
+    ts = Diffusion(cfg).make_scheduler(sampler, steps).timesteps
+    assert len(ts) == steps
+    assert ts[0].item() == cfg.timesteps - 1
+    assert (ts.diff() < 0).all() and ts[-1] >= 0
+
+
+def test_ddpm_runs_every_step(cfg):
+    ts = Diffusion(cfg).make_scheduler("ddpm", 4).timesteps
+    assert ts.tolist() == list(range(cfg.timesteps - 1, -1, -1))
+
+
+def test_bad_sampler_arguments_raise_value_errors(cfg):
+    d, model, emb = Diffusion(cfg), DummyDenoiser(), torch.randn(1, TEXT_DIM)
+    with pytest.raises(ValueError, match="sampler"):
+        d.sample(model, emb, sampler="euler", progress=False)
+    with pytest.raises(ValueError, match="steps"):
+        d.sample(model, emb, steps=0, progress=False)
+    with pytest.raises(ValueError, match="threshold"):
+        d.sample(model, emb, threshold=1.5, progress=False)
+    with pytest.raises(ValueError, match="text_emb"):
+        d.sample(model, torch.randn(TEXT_DIM), progress=False)
+    assert model.calls == []
+
+
+def test_guidance_is_one_batched_forward_pass(cfg):
+    d, model = Diffusion(cfg), DummyDenoiser()
+    x, t, emb = _clip(), torch.tensor([40, 40]), torch.randn(2, TEXT_DIM)
+    cond = model(x, t, emb)
+    uncond = model(x, t, emb, drop_mask=torch.ones(2, dtype=torch.bool))
+    model.calls.clear()
+    guided = d.guided_output(model, x, t, emb, 3.0)
+    assert model.calls == [4]  # cond and uncond rows in one call
+    torch.testing.assert_close(guided, uncond + 3.0 * (cond - uncond))
+    model.calls.clear()
+    torch.testing.assert_close(d.guided_output(model, x, t, emb, 1.0), cond)
+    assert model.calls == [2]  # scale 1: the conditional prediction only
+
+
+def test_sample_calls_the_model_once_per_step(cfg):
+    d, model = Diffusion(cfg), DummyDenoiser()
+    d.sample(model, torch.randn(3, TEXT_DIM), steps=5, guidance_scale=2.0, progress=False)
+    assert model.calls == [6] * 5
+    model.calls.clear()
+    d.sample(model, torch.randn(3, TEXT_DIM), steps=5, guidance_scale=1.0, progress=False)
+    assert model.calls == [3] * 5
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm", "dpm++"])
+def test_x_start_shapes_and_sample_range(cfg, sampler):
+    cfg = cfg.replace(timesteps=20)  # DDPM runs all T steps
+    d, model, emb = Diffusion(cfg), DummyDenoiser(), torch.randn(2, TEXT_DIM)
+    sample, x0 = d.sample(model, emb, sampler=sampler, steps=3, return_x_start=True, progress=False, generator=0)
+    assert sample.shape == x0.shape == (2, 3, 4, 16, 16)
+    assert sample.abs().max() <= 1.0
+    sample2, per_step = d.sample(model, emb, sampler=sampler, steps=3, x_start_every_step=True,
+                                 progress=False, generator=0)
+    expected_steps = cfg.timesteps if sampler == "ddpm" else 3
+    assert len(per_step) == expected_steps and all(s.shape == sample.shape for s in per_step)
+    torch.testing.assert_close(sample2, sample)
+    torch.testing.assert_close(per_step[-1], x0)  # the returned x0 is the last step's prediction
+    assert not torch.allclose(per_step[0], per_step[-1])
+
+
+@pytest.mark.parametrize("sampler,eta", [("ddim", 0.0), ("ddim", 1.0), ("ddpm", 0.0), ("dpm++", 0.0)])
+def test_same_seed_same_sample_different_seed_different(cfg, sampler, eta):
+    cfg = cfg.replace(timesteps=20)  # DDPM runs all T steps
+    d, model, emb = Diffusion(cfg), DummyDenoiser(), torch.randn(2, TEXT_DIM)
+    kw = dict(sampler=sampler, steps=4, eta=eta, progress=False)
+    a = d.sample(model, emb, generator=7, **kw)
+    torch.manual_seed(123)  # the global RNG must not matter
+    b = d.sample(model, emb, generator=torch.Generator().manual_seed(7), **kw)
+    c = d.sample(model, emb, generator=8, **kw)
+    torch.testing.assert_close(a, b, atol=0, rtol=0)
+    assert (a - c).abs().max() > 1e-3
+
+
+def test_sampling_restores_training_mode(cfg):
+    model = DummyDenoiser().train()
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(m.training))
+    Diffusion(cfg).sample(model, torch.randn(1, TEXT_DIM), steps=2, progress=False)
+    assert seen == [False, False] and model.training
+
+
+@pytest.mark.parametrize("threshold", [0.995, "static"])
+def test_thresholding_keeps_every_x_start_in_range(cfg, threshold):
+    d, emb = Diffusion(cfg), torch.randn(2, TEXT_DIM)
+    wild = DummyDenoiser(scale=-5.0)  # predicts noise that implies x0 far outside [-1, 1]
+    _, per_step = d.sample(wild, emb, steps=4, threshold=threshold, x_start_every_step=True,
+                           progress=False, generator=0)
+    assert all(x0.abs().max() <= 1.0 + 1e-6 for x0 in per_step)
+    _, raw = d.sample(wild, emb, steps=4, threshold=None, x_start_every_step=True, progress=False, generator=0)
+    assert max(x0.abs().max() for x0 in raw) > 1.5  # without thresholding they would leave it
+
+
+# --- thresholding as a pure function ------------------------------------------------------------
+
+def test_dynamic_threshold_equals_plain_clipping_when_s_is_at_most_1():
+    x = torch.rand(2, 3, 4, 8, 8) * 1.8 - 0.9
+    x[:, 0, 0, 0, :3] = 4.0  # a few outliers: the 0.995 quantile stays below 1
+    torch.testing.assert_close(dynamic_threshold(x, 0.995), x.clamp(-1, 1))
+
+
+def test_dynamic_threshold_acts_per_sample():
+    calm = torch.rand(1, 3, 4, 8, 8) * 1.6 - 0.8
+    loud = torch.randn(1, 3, 4, 8, 8) * 3
+    both = dynamic_threshold(torch.cat([calm, loud]), 0.9)
+    torch.testing.assert_close(both[:1], calm)  # s = 1 for the calm sample: untouched
+    s = torch.quantile(loud.abs().flatten(), 0.9)
+    torch.testing.assert_close(both[1:], loud.clamp(-s, s) / s)
+    assert both[1].abs().max().item() == pytest.approx(1.0)  # rescaled, not just clipped
+
+
+def test_dynamic_threshold_matches_diffusers():
+    from diffusers import DDIMScheduler
+
+    sched = DDIMScheduler(thresholding=True, dynamic_thresholding_ratio=0.9, sample_max_value=1e9)
+    x = torch.randn(3, 3, 4, 8, 8) * torch.tensor([0.3, 2.0, 6.0]).view(-1, 1, 1, 1, 1)
+    torch.testing.assert_close(dynamic_threshold(x, 0.9), sched._threshold_sample(x))
+
+
+def test_threshold_quantile_is_taken_in_fp32():
+    x = (torch.randn(2, 3, 4, 8, 8) * 3).to(torch.bfloat16)
+    out = dynamic_threshold(x, 0.995)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), dynamic_threshold(x.float(), 0.995), atol=1e-2, rtol=1e-2)
+
+
+@settings(max_examples=30, deadline=None)
+@given(scale=st.floats(0.01, 100.0), p=st.floats(0.5, 1.0), seed=st.integers(0, 2**16))
+def test_thresholded_x_start_always_within_unit_range(scale, p, seed):
+    x = torch.randn(2, 3, 2, 4, 4, generator=torch.Generator().manual_seed(seed)) * scale
+    for threshold in (p, "static"):
+        assert apply_threshold(x, threshold).abs().max() <= 1.0 + 1e-6
+    assert torch.equal(apply_threshold(x, None), x)

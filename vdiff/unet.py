@@ -23,9 +23,9 @@ class UNetLevel(nn.Module):
     """One residual block followed by its temporal layer, spatial attention and cross-attention."""
 
     def __init__(self, in_ch: int, out_ch: int, resolution: int, config: Config, text_dim: int,
-                 time_dim: int) -> None:
+                 time_dim: int, cond_dim: int) -> None:
         super().__init__()
-        self.res = ResBlock(in_ch, out_ch, time_dim, time_dim, config.adagn, config.dropout)
+        self.res = ResBlock(in_ch, out_ch, time_dim, cond_dim, config.adagn, config.dropout)
         heads, head_dim = config.attn_heads, config.attn_head_dim
         self.temporal = (TemporalAttention(out_ch, heads, head_dim) if config.temporal_attention
                          else TemporalConv(out_ch))
@@ -53,10 +53,13 @@ class UNet3D(nn.Module):
         self.text_dim = text_dim
         dim = config.dim
         time_dim = 4 * dim
+        # The caption path is at least as wide as the encoder: text is what this model is about,
+        # and these per-sample MLPs cost parameters, not FLOPs per pixel.
+        cond_dim = max(time_dim, text_dim)
         widths = [dim * m for m in config.dim_mults]
 
         self.time_mlp = nn.Sequential(nn.Linear(dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
-        self.text_mlp = nn.Sequential(nn.Linear(text_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
+        self.text_mlp = nn.Sequential(nn.Linear(text_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
         # The learned "no caption" condition for classifier-free guidance (rows with drop_mask=True).
         self.null_text_emb = nn.Parameter(torch.randn(text_dim) * 0.02)
         self.null_text_tokens = nn.Parameter(torch.randn(1, text_dim) * 0.02) if config.cross_attention else None
@@ -68,21 +71,21 @@ class UNet3D(nn.Module):
         ch, res = dim, config.image_size
         for i, width in enumerate(widths):
             for _ in range(config.num_res_blocks):
-                self.down.append(UNetLevel(ch, width, res, config, text_dim, time_dim))
+                self.down.append(UNetLevel(ch, width, res, config, text_dim, time_dim, cond_dim))
                 ch = width
                 skip_widths.append(ch)
             last = i == len(widths) - 1
             self.downsample.append(nn.Identity() if last else Downsample(ch))
             res = res if last else res // 2
 
-        self.mid1 = UNetLevel(ch, ch, res, config, text_dim, time_dim)
-        self.mid2 = ResBlock(ch, ch, time_dim, time_dim, config.adagn, config.dropout)
+        self.mid1 = UNetLevel(ch, ch, res, config, text_dim, time_dim, cond_dim)
+        self.mid2 = ResBlock(ch, ch, time_dim, cond_dim, config.adagn, config.dropout)
 
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for i, width in reversed(list(enumerate(widths))):
             for _ in range(config.num_res_blocks):
-                self.up.append(UNetLevel(ch + skip_widths.pop(), width, res, config, text_dim, time_dim))
+                self.up.append(UNetLevel(ch + skip_widths.pop(), width, res, config, text_dim, time_dim, cond_dim))
                 ch = width
             first = i == 0
             self.upsample.append(nn.Identity() if first else Upsample(ch))

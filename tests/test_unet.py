@@ -1,0 +1,191 @@
+"""The 3D UNet: shapes, AdaGN behaviour, the null condition, cross-attention, input errors."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vdiff.blocks import AdaGN, ResBlock, group_count
+from vdiff.config import get_preset
+from vdiff.unet import UNet3D
+
+TEXT_DIM = 24  # a small stand-in width for the encoder's output; the model takes any text_dim
+
+
+def tiny_config(**overrides):
+    base = dict(image_size=16, num_frames=4, dim=16, dim_mults=(1, 2), attn_resolutions=(8,),
+                attn_heads=2, attn_head_dim=8)
+    base.update(overrides)
+    return get_preset("smoke", **base)
+
+
+def perturbed(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Move every weight off its (often zero) init, as training would."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.05)
+    return model
+
+
+def inputs(config, batch=2, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, config.channels, config.num_frames, config.image_size, config.image_size, generator=gen)
+    t = torch.randint(0, 1000, (batch,), generator=gen)
+    text = torch.randn(batch, TEXT_DIM, generator=gen)
+    return x, t, text
+
+
+@pytest.mark.parametrize("dim", [16, 32, 64])
+@pytest.mark.parametrize("frames", [1, 3, 8])
+def test_output_shape_matches_input(dim, frames):
+    config = tiny_config(dim=dim, num_frames=frames)
+    model = UNet3D(config, TEXT_DIM)
+    x, t, text = inputs(config)
+    out = model(x, t, text)
+    assert out.shape == x.shape
+    assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("dim", [16, 32, 64])
+def test_group_norms_have_valid_group_counts(dim):
+    model = UNet3D(tiny_config(dim=dim), TEXT_DIM)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.GroupNorm)]
+    assert norms
+    for norm in norms:
+        assert norm.num_channels % norm.num_groups == 0
+        assert norm.num_channels // norm.num_groups >= 4 or norm.num_groups == 1
+
+
+def test_group_count_divides_any_width():
+    for channels in range(1, 600):
+        groups = group_count(channels)
+        assert 1 <= groups <= 32 and channels % groups == 0
+
+
+def test_fresh_adagn_is_groupnorm_and_fresh_resblock_is_identity():
+    torch.manual_seed(0)
+    x = torch.randn(6, 16, 8, 8)  # 2 clips x 3 frames
+    time_emb, text_emb = torch.randn(2, 32), torch.randn(2, 20)
+    adagn = AdaGN(16, 32, 20)
+    assert torch.allclose(adagn(x, time_emb, text_emb), adagn.norm(x), atol=1e-6)
+    block = ResBlock(16, 16, 32, 20)
+    assert torch.equal(block(x, time_emb, text_emb), x)
+
+
+@pytest.mark.parametrize("adagn", ["separate", "concat"])
+def test_text_changes_output_once_trained(adagn):
+    config = tiny_config(adagn=adagn)
+    model = UNet3D(config, TEXT_DIM)
+    x, t, text = inputs(config)
+    other = torch.randn_like(text)
+    # Zero-initialised branches: the fresh model ignores the text entirely ...
+    assert torch.equal(model(x, t, text), model(x, t, other))
+    perturbed(model)
+    # ... a trained one does not.
+    assert not torch.allclose(model(x, t, text), model(x, t, other), atol=1e-4)
+
+
+def test_separate_mode_has_time_scale_that_gets_gradients():
+    model = perturbed(UNet3D(tiny_config(adagn="separate"), TEXT_DIM))
+    x, t, text = inputs(model.config)
+    model(x, t, text).square().mean().backward()
+    scales = [m.time_scale for m in model.modules() if isinstance(m, AdaGN)]
+    assert len(scales) >= 5
+    for scale in scales:
+        assert scale.grad is not None and scale.grad.abs().item() > 0
+
+
+def test_concat_mode_is_one_mlp_on_time_and_text():
+    model = UNet3D(tiny_config(adagn="concat"), TEXT_DIM)
+    for block in (m for m in model.modules() if isinstance(m, AdaGN)):
+        assert not hasattr(block, "time_scale") and not hasattr(block, "text_mlp")
+        assert block.mlp[1].in_features == 4 * model.config.dim + max(4 * model.config.dim, TEXT_DIM)
+
+
+def test_drop_mask_rows_use_the_learned_null_embedding():
+    config = tiny_config()
+    model = perturbed(UNet3D(config, TEXT_DIM))
+    x, t, text = inputs(config)
+    drop = torch.tensor([True, False])
+    out = model(x, t, text, drop_mask=drop)
+    with_null = text.clone()
+    with_null[0] = model.null_text_emb
+    assert torch.allclose(out, model(x, t, with_null), atol=1e-6)
+    # the dropped row ignores its caption; the kept row still reads it
+    other = torch.randn_like(text)
+    out_other = model(x, t, other, drop_mask=drop)
+    assert torch.allclose(out[0], out_other[0], atol=1e-6)
+    assert not torch.allclose(out[1], out_other[1], atol=1e-4)
+    out.square().mean().backward()
+    assert model.null_text_emb.grad.abs().sum() > 0
+
+
+def test_cross_attention_reads_unmasked_tokens_only():
+    config = tiny_config(cross_attention=True)
+    model = perturbed(UNet3D(config, TEXT_DIM))
+    x, t, text = inputs(config)
+    tokens = torch.randn(2, 5, TEXT_DIM)
+    mask = torch.tensor([[True, True, True, False, False], [True, True, False, False, False]])
+    out = model(x, t, text, text_tokens=tokens, text_mask=mask)
+    padded = tokens.clone()
+    padded[~mask] = 100.0  # padding positions must not matter
+    assert torch.allclose(out, model(x, t, text, text_tokens=padded, text_mask=mask), atol=1e-5)
+    changed = tokens.clone()
+    changed[:, 0] += 1.0
+    assert not torch.allclose(out, model(x, t, text, text_tokens=changed, text_mask=mask), atol=1e-4)
+    # dropped rows read the learned null tokens instead of the caption's
+    drop = torch.tensor([True, False])
+    a = model(x, t, text, drop_mask=drop, text_tokens=tokens, text_mask=mask)
+    b = model(x, t, text, drop_mask=drop, text_tokens=changed, text_mask=mask)
+    assert torch.allclose(a[0], b[0], atol=1e-6) and not torch.allclose(a[1], b[1], atol=1e-4)
+
+
+@pytest.mark.parametrize("temporal_attention", [True, False])
+def test_frames_are_mixed_and_order_matters(temporal_attention):
+    config = tiny_config(temporal_attention=temporal_attention)
+    model = perturbed(UNet3D(config, TEXT_DIM))
+    x, t, text = inputs(config)
+    out = model(x, t, text)
+    nudged = x.clone()
+    nudged[:, :, 0] += 1.0  # change the first frame only
+    assert not torch.allclose(model(x, t, text)[:, :, -1], model(nudged, t, text)[:, :, -1], atol=1e-5)
+    # with a frame-position encoding (or a temporal conv), reversing time is not just a relabelling
+    reversed_out = model(x.flip(2), t, text).flip(2)
+    assert not torch.allclose(out, reversed_out, atol=1e-4)
+
+
+def test_spatial_attention_only_at_configured_resolutions():
+    from vdiff.blocks import SpatialAttention
+    with_attn = UNet3D(tiny_config(attn_resolutions=(8,)), TEXT_DIM)
+    without = UNet3D(tiny_config(attn_resolutions=()), TEXT_DIM)
+    count = sum(isinstance(m, SpatialAttention) for m in with_attn.modules())
+    assert count == 3  # down and up at 8x8, and the middle
+    assert not any(isinstance(m, SpatialAttention) for m in without.modules())
+
+
+@pytest.mark.parametrize("make_bad, message", [
+    (lambda x, t, c: (x[0], t, c), "5D"),
+    (lambda x, t, c: (x[:, :1], t, c), "channels"),
+    (lambda x, t, c: (x[:, :, :3], t, c), "frames"),
+    (lambda x, t, c: (x[..., :8, :8], t, c), "image_size"),
+    (lambda x, t, c: (x, t[:1], c), "timesteps"),
+    (lambda x, t, c: (x, t, c[:, :10]), "text_emb"),
+])
+def test_wrong_shapes_raise_value_error_naming_the_problem(make_bad, message):
+    config = tiny_config()
+    model = UNet3D(config, TEXT_DIM)
+    with pytest.raises(ValueError, match=message):
+        model(*make_bad(*inputs(config)))
+
+
+def test_bad_drop_mask_and_missing_tokens_raise():
+    config = tiny_config(cross_attention=True)
+    model = UNet3D(config, TEXT_DIM)
+    x, t, text = inputs(config)
+    with pytest.raises(ValueError, match="drop_mask"):
+        model(x, t, text, drop_mask=torch.tensor([True]), text_tokens=torch.randn(2, 3, TEXT_DIM),
+              text_mask=torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="text_tokens"):
+        model(x, t, text)
+    with pytest.raises(ValueError, match="text_mask"):
+        model(x, t, text, text_tokens=torch.randn(2, 3, TEXT_DIM), text_mask=torch.ones(2, 4, dtype=torch.bool))

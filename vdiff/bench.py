@@ -1,0 +1,388 @@
+"""Speed and memory benchmark of the 3D UNet, optionally against the reference model.
+
+    python -m vdiff.bench [--baseline] [--preset bench] [--batch 4] [--device auto|cpu|cuda]
+                          [--precision auto|fp32|bf16] [--compile] [--iters 5] [--warmup 2]
+
+Prints one JSON object. Our numbers are top-level (``clips_per_s``, ``denoise_call_s``,
+``params_m``, ``gflop_per_call``, ``achieved_tflops``, ``flop_utilisation``, ``peak_mem_mb``,
+``sampling``); with ``--baseline`` the same keys for lucidrains' video-diffusion-pytorch 0.7.0
+``Unet3D`` at the same size sit under ``baseline``, and ``ratios`` compares the two.
+
+Caption embeddings are random vectors of the encoder's width (384 for minilm): the text encoder
+runs once per caption, outside the denoiser loop, so it is not what is being measured.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .config import Config, get_preset, preset_names
+
+BASELINE = "video-diffusion-pytorch==0.7.0"
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line and status 2, no usage dump
+        sys.stderr.write(f"vdiff.bench: error: {message}\n")
+        sys.exit(2)
+
+
+# --- measuring primitives ---------------------------------------------------------------
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_seconds(fn: Callable[[], object], device: torch.device, warmup: int, iters: int) -> float:
+    """Median wall time of ``fn`` over ``iters`` runs after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def count_flops(fn: Callable[[], object]) -> float:
+    """FLOPs (multiply-add = 2) of one call of ``fn``, as torch.utils.flop_counter counts them."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def saved_activation_bytes(fn: Callable[[], object]) -> int:
+    """Bytes of the distinct tensors autograd keeps for backward during ``fn`` (a forward pass)."""
+    seen: dict[tuple, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if not isinstance(t, nn.Parameter):
+            storage = t.untyped_storage()
+            seen[(storage.data_ptr(), t.device.type)] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+def matmul_peak_tflops(device: torch.device, dtype: torch.dtype) -> float:
+    """This machine's dense matmul throughput: the yardstick for FLOP utilisation."""
+    n = 2048 if device.type == "cpu" else 8192
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    seconds = median_seconds(lambda: a @ b, device, warmup=1, iters=3)
+    return 2 * n ** 3 / seconds / 1e12
+
+
+def peak_memory_mb(device: torch.device) -> tuple[float, str]:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20, "cuda_max_allocated"
+    # Linux reports ru_maxrss in KiB: the whole process, both models included.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
+
+
+def param_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# --- the two models behind one interface ------------------------------------------------
+class Subject:
+    """A model with a denoiser call, a training step and a guided sampler, ready to time."""
+
+    name: str
+    model: nn.Module
+
+    def denoise(self) -> torch.Tensor: ...
+    def train_loss(self) -> torch.Tensor: ...
+    def sample_seconds(self) -> dict: ...
+
+
+def _inputs(config: Config, batch: int, text_dim: int, device: torch.device, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    shape = (batch, config.channels, config.num_frames, config.image_size, config.image_size)
+    x = torch.randn(shape, generator=gen).to(device)
+    t = torch.randint(0, config.timesteps, (batch,), generator=gen).to(device)
+    text = torch.nn.functional.normalize(torch.randn(batch, text_dim, generator=gen), dim=-1).to(device)
+    tokens = torch.randn(batch, config.max_text_len, text_dim, generator=gen).to(device)
+    mask = torch.arange(config.max_text_len)[None].expand(batch, -1) < 8
+    return x, t, text, tokens, mask.to(device)
+
+
+class Ours(Subject):
+    name = "vdiff.UNet3D"
+
+    def __init__(self, config: Config, batch: int, text_dim: int, device: torch.device, args) -> None:
+        from .diffusion import Diffusion
+        from .unet import UNet3D
+
+        self.config, self.device, self.args = config, device, args
+        self.model = UNet3D(config, text_dim).to(device)
+        self.run = torch.compile(self.model) if args.compile else self.model
+        self.diffusion = Diffusion(config)
+        self.x, self.t, self.text, self.tokens, self.mask = _inputs(config, batch, text_dim, device, 0)
+        self.cond = dict(text_tokens=self.tokens, text_mask=self.mask) if config.cross_attention else {}
+        self.sample_text = self.text[:1].repeat(args.sample_clips, 1)
+        self.sample_cond = ({k: v[:1].repeat(args.sample_clips, *[1] * (v.ndim - 1)) for k, v in self.cond.items()})
+
+    def denoise(self) -> torch.Tensor:
+        return self.run(self.x, self.t, self.text, **self.cond)
+
+    def train_loss(self) -> torch.Tensor:
+        drop = torch.rand(self.x.shape[0], device=self.device) < self.config.cond_drop_prob
+        losses = self.diffusion.training_losses(self.run, self.x.clamp(-1, 1), self.text, drop_mask=drop, **self.cond)
+        return losses["loss"]
+
+    def sample_seconds(self) -> dict:
+        steps, guidance = self.args.sample_steps, self.args.guidance
+        start = time.perf_counter()
+        self.diffusion.sample(self.run, self.sample_text, sampler="ddim", steps=steps, guidance_scale=guidance,
+                              generator=0, progress=False, **self.sample_cond)
+        _sync(self.device)
+        seconds = time.perf_counter() - start
+        return {"clips": self.args.sample_clips, "sampler": "ddim", "steps": steps, "guidance": guidance,
+                "forward_passes_per_step": 1, "cfg": "batched (cond and null in one call)",
+                "seconds": seconds, "extrapolated": False}
+
+
+class Baseline(Subject):
+    name = "video_diffusion_pytorch.Unet3D"
+
+    def __init__(self, config: Config, batch: int, text_dim: int, device: torch.device, args) -> None:
+        try:
+            from video_diffusion_pytorch import GaussianDiffusion, Unet3D
+        except ImportError:
+            raise ValueError(f"--baseline needs {BASELINE}: pip install -r requirements-bench.txt") from None
+        self.config, self.device, self.args = config, device, args
+        self.model = Unet3D(dim=config.dim, dim_mults=tuple(config.dim_mults), cond_dim=text_dim,
+                            channels=config.channels).to(device)
+        self.diffusion = GaussianDiffusion(self.model, image_size=config.image_size, num_frames=config.num_frames,
+                                           channels=config.channels, timesteps=1000, loss_type=config.loss_type
+                                           ).to(device)
+        self.x, self.t, self.text, _, _ = _inputs(config, batch, text_dim, device, 0)
+        self.sample_text = self.text[:1].repeat(args.sample_clips, 1)
+
+    def denoise(self) -> torch.Tensor:
+        return self.model(self.x, self.t, cond=self.text)
+
+    def train_loss(self) -> torch.Tensor:
+        # Its own training objective: GaussianDiffusion.forward takes clips in [0, 1].
+        return self.diffusion((self.x.clamp(-1, 1) + 1) / 2, cond=self.text, null_cond_prob=self.config.cond_drop_prob)
+
+    def sample_seconds(self) -> dict:
+        # 1000 ancestral steps, each two forward passes with guidance: far too slow to run whole
+        # here, so time a few real steps of its own sampler and extrapolate (said in the output).
+        timed = self.args.baseline_sample_steps
+        shape = (self.args.sample_clips, self.config.channels, self.config.num_frames,
+                 self.config.image_size, self.config.image_size)
+        img = torch.randn(shape, device=self.device)
+        steps_total = self.diffusion.num_timesteps
+        with torch.inference_mode():
+            per_step = []
+            for i in range(timed + 1):  # the first step is an untimed warm-up
+                t = torch.full((shape[0],), steps_total - 1 - i, device=self.device, dtype=torch.long)
+                _sync(self.device)
+                start = time.perf_counter()
+                img = self.diffusion.p_sample(img, t, cond=self.sample_text, cond_scale=self.args.guidance)
+                _sync(self.device)
+                if i:
+                    per_step.append(time.perf_counter() - start)
+        step_s = statistics.median(per_step)
+        return {"clips": self.args.sample_clips, "sampler": "ddpm (ancestral)", "steps": steps_total,
+                "guidance": self.args.guidance, "forward_passes_per_step": 2, "cfg": "two separate calls",
+                "seconds_per_step": step_s, "seconds": step_s * steps_total, "extrapolated": True,
+                "timed_steps": timed}
+
+
+# --- one measurement ------------------------------------------------------------------------
+def autocast_for(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def measure(subject: Subject, device: torch.device, precision: str, args, peak_tflops: float) -> dict:
+    model = subject.model
+    batch = subject.x.shape[0]
+    params = param_count(model)
+    with torch.no_grad(), autocast_for(device, precision):
+        model.eval()
+        flops = count_flops(subject.denoise)
+        call_s = median_seconds(subject.denoise, device, args.warmup, args.iters)
+    model.train()
+    with autocast_for(device, precision):
+        activations = saved_activation_bytes(subject.train_loss)
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+
+    def train_step() -> None:
+        with autocast_for(device, precision):
+            loss = subject.train_loss()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def forward_backward() -> None:
+        with autocast_for(device, precision):
+            loss = subject.train_loss()
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+
+    train_flops = count_flops(forward_backward)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    step_s = median_seconds(train_step, device, args.warmup, args.iters)
+    peak_mb, peak_kind = peak_memory_mb(device)
+
+    model.eval()
+    with torch.no_grad(), autocast_for(device, precision):
+        sampling = subject.sample_seconds() if not args.no_sample else None
+    achieved = flops / call_s / 1e12
+    result = {
+        "model": subject.name,
+        "params": params,
+        "params_m": params / 1e6,
+        "gflop_per_call": flops / 1e9,
+        "denoise_call_s": call_s,
+        "achieved_tflops": achieved,
+        "flop_utilisation": achieved / peak_tflops,
+        "train_step_s": step_s,
+        "clips_per_s": batch / step_s,
+        "train_gflop_per_step": train_flops / 1e9,
+        "train_achieved_tflops": train_flops / step_s / 1e12,
+        "train_flop_utilisation": train_flops / step_s / 1e12 / peak_tflops,
+        "saved_activations_mb": activations / 2 ** 20,
+        "peak_mem_mb": peak_mb,
+        "peak_mem_kind": peak_kind,
+    }
+    if sampling is not None:
+        result["sampling"] = sampling
+    return result
+
+
+def ratios(ours: dict, base: dict) -> dict:
+    out = {
+        "train_clips_per_s": ours["clips_per_s"] / base["clips_per_s"],
+        "denoise_call_speedup": base["denoise_call_s"] / ours["denoise_call_s"],
+        "params": ours["params"] / base["params"],
+        "gflop_per_call": ours["gflop_per_call"] / base["gflop_per_call"],
+        "saved_activations": ours["saved_activations_mb"] / base["saved_activations_mb"],
+    }
+    if "sampling" in ours and "sampling" in base:
+        out["sampling_speedup"] = base["sampling"]["seconds"] / ours["sampling"]["seconds"]
+    return out
+
+
+# --- command line ---------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = _OneLineParser(prog="python -m vdiff.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", action="store_true", help=f"also measure {BASELINE} at the same size")
+    parser.add_argument("--preset", default="bench", help="config preset (default: bench)")
+    parser.add_argument("--batch", type=int, default=4, help="clips per training step and denoiser call")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                        help="auto: bf16 autocast on GPUs with compute capability >= 8.0, else fp32")
+    parser.add_argument("--compile", action="store_true", help="torch.compile our model (not the baseline)")
+    parser.add_argument("--iters", type=int, default=5, help="timed repetitions (median reported)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed repetitions first")
+    parser.add_argument("--text-dim", type=int, default=384, help="caption embedding width (minilm: 384)")
+    parser.add_argument("--sample-clips", type=int, default=4)
+    parser.add_argument("--sample-steps", type=int, default=20, help="our DDIM steps")
+    parser.add_argument("--guidance", type=float, default=2.0)
+    parser.add_argument("--baseline-sample-steps", type=int, default=3,
+                        help="baseline sampler steps actually timed (then extrapolated to 1000)")
+    parser.add_argument("--no-sample", action="store_true", help="skip the sampling comparison")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.preset not in preset_names():
+        parser.error(f"unknown preset {args.preset!r}; choose one of: {', '.join(preset_names())}")
+    for name in ("batch", "iters", "text_dim", "sample_clips", "sample_steps", "baseline_sample_steps"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup must be at least 0")
+    try:
+        args.device = resolve_device(args.device)
+    except ValueError as e:
+        parser.error(str(e))
+    return args
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for but no CUDA GPU is available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} does not exist: {torch.cuda.device_count()} GPU(s) here")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r} is not supported: use cpu or cuda")
+    return device
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    if precision != "auto":
+        return precision
+    # is_bf16_supported() says True on a T4 through emulation: ask for Ampere (8.0) or newer.
+    if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8:
+        return "bf16"
+    return "fp32"
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Measure as ``args`` says; return the JSON-ready result."""
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = args.device
+    precision = resolve_precision(args.precision, device)
+    config = get_preset(args.preset)
+    peak_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    peak = matmul_peak_tflops(device, peak_dtype)
+    result: dict = {
+        "preset": args.preset, "batch": args.batch, "image_size": config.image_size,
+        "num_frames": config.num_frames, "dim": config.dim, "dim_mults": list(config.dim_mults),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})",
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "precision": precision,
+        "compile": args.compile, "matmul_peak_tflops": peak,
+    }
+    result.update(measure(Ours(config, args.batch, args.text_dim, device, args), device, precision, args, peak))
+    if args.baseline:
+        base = measure(Baseline(config, args.batch, args.text_dim, device, args), device, precision, args, peak)
+        result["baseline"] = base
+        result["ratios"] = ratios(result, base)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        result = run(args)
+    except ValueError as e:
+        sys.stderr.write(f"vdiff.bench: error: {e}\n")
+        return 2
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

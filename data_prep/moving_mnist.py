@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from .digits import glyph_pool
+from .pairs import PairsWriter, UserError
 
 DIRECTIONS: tuple[str, ...] = ("left", "right", "up", "down")
 # (dx, dy) in image coordinates: y grows downwards, so "up" is -y.
@@ -159,3 +162,101 @@ def generate_labeled(num: int, *, size: int = 32, frames: int = 8, seed: int = 0
         split = "holdout" if any(c in held for c in combos) else "train"
         yield LabeledClip(np.repeat(grey[..., None], 3, axis=-1), caption_for(digits, directions),
                           digits, directions, split)
+
+
+# --- writing the pairs folder -------------------------------------------------------------------
+
+CANONICAL_URL = "http://www.cs.toronto.edu/~nitish/unsupervised_video/mnist_test_seq.npy"
+CANONICAL_MD5 = "be083ec986bfe91a449d63653c411eb2"  # the checksum torchvision's MovingMNIST verifies
+CANONICAL_CAPTION = "two handwritten digits moving"
+
+
+def load_canonical(path: str | Path | None = None, download: bool = False) -> np.ndarray:
+    """The canonical Moving MNIST array, time first: [T, N, H, W] uint8 (memory-mapped, never unpickled)."""
+    from .digits import default_cache_dir
+
+    if path is None:
+        path = default_cache_dir() / "mnist_test_seq.npy"
+        if not path.exists():
+            if not download:
+                raise UserError(f"canonical Moving MNIST not found at {path}; pass --download to fetch it "
+                                f"(~800 MB) or --canonical-path FILE")
+            from torchvision.datasets.utils import download_url
+            try:
+                download_url(CANONICAL_URL, str(path.parent), path.name, md5=CANONICAL_MD5)
+            except Exception as exc:
+                raise UserError(f"download of {CANONICAL_URL} failed ({exc.__class__.__name__}); download it by "
+                                f"hand and pass --canonical-path FILE (md5 {CANONICAL_MD5})") from None
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"canonical Moving MNIST file not found: {path}")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{path} is not a readable .npy array ({exc})") from None
+    if arr.dtype != np.uint8 or arr.ndim != 4:
+        raise UserError(f"{path}: expected uint8 [T, N, H, W] (time first, like mnist_test_seq.npy), "
+                        f"got {arr.dtype} {arr.shape}")
+    return arr
+
+
+def _resize_grey(seq: np.ndarray, size: int) -> np.ndarray:
+    if seq.shape[1:] == (size, size):
+        return np.asarray(seq)
+    return np.stack([np.asarray(Image.fromarray(np.asarray(f)).resize((size, size), Image.Resampling.BILINEAR))
+                     for f in seq])
+
+
+def prepare_moving_mnist(out: str | Path, *, canonical: bool = False, num: int = 1000,
+                         size: int | None = None, frames: int | None = None, seed: int = 0,
+                         num_digits: int = 1, speed: float | None = None, bounce: bool = True,
+                         holdout: str | Iterable | None = None, digits: str = "auto",
+                         canonical_path: str | Path | None = None, download: bool = False,
+                         caption: str = CANONICAL_CAPTION, fps: float = 8, overwrite: bool = False,
+                         progress: bool = True) -> dict:
+    """Write moving-digit pairs to ``out``: labeled clips (default, offline) or the canonical file.
+
+    Labeled: ``num`` clips of ``size`` (32) px and ``frames`` (8), manifest rows with digits,
+    directions and split. Canonical: the first ``num`` sequences of mnist_test_seq.npy, the first
+    ``frames`` (all 20) frames each, resized to ``size`` (64), captioned with the fixed ``caption``.
+    Returns the report that is also written to prepare_report.json.
+    """
+    from tqdm.auto import tqdm
+
+    if num < 1:
+        raise UserError(f"--num must be at least 1, got {num}")
+    if canonical:
+        arr = load_canonical(canonical_path, download)
+        size = size or arr.shape[2]
+        frames = frames or arr.shape[0]
+        if not 1 <= frames <= arr.shape[0]:
+            raise UserError(f"--frames must be between 1 and {arr.shape[0]} for this file, got {frames}")
+        settings = {"mode": "canonical", "size": size, "frames": frames, "caption": caption,
+                    "file": str(canonical_path or "cache")}
+        writer = PairsWriter(out, "moving_mnist", fps=fps, overwrite=overwrite, settings=settings)
+        for n in tqdm(range(min(num, arr.shape[1])), desc="moving mnist", disable=not progress):
+            name = f"mmnist_{n:05d}"
+            if writer.done(name):
+                continue
+            seq = _resize_grey(arr[:frames, n], size)
+            writer.write(name, np.repeat(seq[..., None], 3, axis=-1), caption)
+        return writer.finish()
+
+    size, frames = size or 32, frames or 8
+    held = normalize_holdout(holdout)
+    if digits == "auto":  # resolve now so the manifest says which glyphs were used
+        from .digits import mnist_available
+        digits = "mnist" if mnist_available() else "sklearn"
+    settings = {"mode": "labeled", "size": size, "frames": frames, "seed": seed, "num_digits": num_digits,
+                "speed": speed, "bounce": bounce, "digits": digits,
+                "holdout": sorted(f"{d}:{m}" for d, m in held)}
+    writer = PairsWriter(out, "moving_mnist", fps=fps, overwrite=overwrite, settings=settings)
+    clips = generate_labeled(num, size=size, frames=frames, seed=seed, num_digits=num_digits, speed=speed,
+                             bounce=bounce, holdout=held, source=digits)
+    for i, clip in enumerate(tqdm(clips, total=num, desc="labeled digits", disable=not progress)):
+        name = f"digits_{i:06d}"
+        if writer.done(name):
+            continue
+        writer.write(name, clip.frames, clip.caption, digits=clip.digits, directions=clip.directions,
+                     split=clip.split)
+    return writer.finish()

@@ -59,3 +59,44 @@ def test_bad_caption_lists_are_value_errors(encoder):
         encoder.encode([])
     with pytest.raises(ValueError, match="list"):
         encoder.encode("a single string")
+
+
+def _tiny_local_model(kind: str, folder):
+    """A randomly initialised tiny T5/CLIP text model with minilm's tokenizer, saved like a hub model."""
+    import transformers
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+    vocab = tokenizer.vocab_size
+    if kind == "t5":
+        config = transformers.T5Config(vocab_size=vocab, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
+                                       decoder_start_token_id=0, pad_token_id=0)
+        model = transformers.T5ForConditionalGeneration(config)  # the encoder must be picked out of it
+    else:
+        config = transformers.CLIPTextConfig(vocab_size=vocab, hidden_size=16, intermediate_size=32,
+                                             num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=64,
+                                             eos_token_id=tokenizer.sep_token_id, pad_token_id=0)
+        model = transformers.CLIPTextModel(config)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_t5_uses_the_encoder_only_with_mean_pooling(tmp_path):
+    name = _tiny_local_model("t5", tmp_path / "t5")
+    enc = load_text_encoder(name, max_length=8)
+    assert enc.family == "t5" and enc.dim == 16
+    assert type(enc.model).__name__ == "T5EncoderModel"
+    emb = enc.encode(["a dog", "a cat runs fast"])
+    assert torch.allclose(emb.pooled, masked_mean(emb.tokens, emb.mask), atol=1e-6)
+    assert not torch.allclose(emb.pooled[0], emb.pooled[1])
+
+
+def test_clip_pools_the_end_of_text_token(tmp_path):
+    name = _tiny_local_model("clip", tmp_path / "clip")
+    enc = load_text_encoder(name, max_length=8)
+    assert enc.family == "clip" and enc.dim == 16
+    emb = enc.encode(["a dog", "a cat runs fast"])
+    ids = enc.tokenizer(["a dog", "a cat runs fast"], padding="max_length", max_length=8, return_tensors="pt")["input_ids"]
+    eos = (ids == enc.tokenizer.sep_token_id).int().argmax(dim=1)
+    assert torch.allclose(emb.pooled, emb.tokens[torch.arange(2), eos], atol=1e-5)

@@ -1,0 +1,182 @@
+"""A folder of GIFs (crawled or own) -> pairs: filtered, de-duplicated, resampled to the target frames and size.
+
+Dropped and counted: non-GIF and truncated files, GIFs smaller than ``min_size`` on either side,
+single-frame GIFs, GIFs whose frame delays spread more than ``max_delay_spread`` (the report states
+the threshold), exact duplicates (same bytes) and re-encoded copies (perceptual hash of three frames).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence
+
+from .clips import resize_crop, sample_by_time
+from .pairs import PairsWriter, UserError, safe_name
+from .videos import check_folders
+
+# Decoding is budgeted before frames are expanded: Pillow's bomb check is per frame (PITFALLS.md).
+MAX_GIF_PIXELS = 1 << 28
+_NOT_MEDIA = {".txt", ".json", ".jsonl", ".csv", ".md"}
+GIPHY_ATTRIBUTION = "giphy.jsonl"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def read_gif(path: Path, max_pixels: int = MAX_GIF_PIXELS) -> tuple[list[Image.Image], list[int]]:
+    """Every frame (RGB copies) and its delay in ms (0 read as 100, as browsers do). ValueError if broken."""
+    with open(path, "rb") as fh:
+        if fh.read(6) not in (b"GIF87a", b"GIF89a"):
+            raise ValueError("not a GIF: no GIF header")
+    try:
+        with Image.open(path) as im:
+            n = getattr(im, "n_frames", 1)
+            if n * im.width * im.height > max_pixels:
+                raise _TooLarge(f"too large: {n} frames of {im.width}x{im.height}")
+            frames, delays = [], []
+            for frame in ImageSequence.Iterator(im):
+                frames.append(frame.convert("RGB"))  # frame 0 is P, later ones may be RGB(A): normalise
+                delays.append(int(frame.info.get("duration") or 0) or 100)
+    except _TooLarge as exc:
+        raise ValueError(str(exc)) from None
+    except Exception as exc:  # truncated data surfaces as OSError, EOFError, IndexError, SyntaxError...
+        raise ValueError(f"undecodable GIF: {exc.__class__.__name__}: {exc}") from None
+    if not frames:
+        raise ValueError("undecodable GIF: no frames")
+    return frames, delays
+
+
+def delay_spread(delays: list[int]) -> float:
+    """(max - min) / median of the frame delays: 0 for a steady frame rate."""
+    return float((max(delays) - min(delays)) / np.median(delays))
+
+
+def perceptual_hash(frames: list[Image.Image]) -> np.ndarray:
+    """64-bit pHash (imagehash) of the first, middle and last frame, as uint64 [3]."""
+    import imagehash
+
+    picks = [frames[0], frames[len(frames) // 2], frames[-1]]
+    return np.array([int(str(imagehash.phash(f)), 16) for f in picks], dtype=np.uint64)
+
+
+def _bitcount(x: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x)
+    return np.array([bin(int(v)).count("1") for v in x.ravel()]).reshape(x.shape)
+
+
+class Deduper:
+    """Remembers kept GIFs by exact hash and perceptual hash; a near copy is within ``max_bits`` per frame."""
+
+    def __init__(self, max_bits: int = 6):
+        self.max_bits = max_bits
+        self.exact: dict[str, str] = {}
+        self.names: list[str] = []
+        self.hashes = np.zeros((0, 3), np.uint64)
+
+    def add(self, name: str, sha: str, phash: np.ndarray) -> None:
+        self.exact[sha] = name
+        self.names.append(name)
+        self.hashes = np.vstack([self.hashes, phash[None]])
+
+    def find(self, sha: str, phash: np.ndarray | None = None) -> str | None:
+        if sha in self.exact:
+            return self.exact[sha]
+        if phash is None or not len(self.names):
+            return None
+        close = (_bitcount(self.hashes ^ phash[None]) <= self.max_bits).all(axis=1)
+        return self.names[int(np.argmax(close))] if close.any() else None
+
+
+def _attribution(src: Path) -> dict[str, dict]:
+    """GIPHY attribution rows (written by data_prep.giphy) keyed by file name."""
+    path = src / GIPHY_ATTRIBUTION
+    rows = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                rows[row["file"]] = {k: v for k, v in row.items() if k != "file"}
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return rows
+
+
+def prepare_gif_folder(src: str | Path, out: str | Path, *, caption: str = "auto", min_size: int = 32,
+                       size: int = 64, frames: int = 16, fps: float = 8, max_delay_spread: float = 0.5,
+                       dedup_bits: int = 6, limit: int | None = None,
+                       captioner: Callable[[np.ndarray], str] | None = None, caption_model: str | None = None,
+                       giphy_query: str | None = None, giphy_limit: int = 25, overwrite: bool = False,
+                       progress: bool = True) -> dict:
+    """GIFs under ``src`` -> pairs in ``out`` at ``size`` px and ``frames`` frames sampled at ``fps``.
+
+    ``caption``: auto (sibling .txt, else the cleaned file name), txt, filename, model (BLIP) or none.
+    ``giphy_query`` first downloads up to ``giphy_limit`` GIFs from GIPHY into ``src`` with the user's
+    key ($GIPHY_API_KEY); attribution is kept in the manifest.
+    """
+    from tqdm.auto import tqdm
+
+    from .captions import make_caption_fn
+
+    if min_size < 1 or size < 1 or frames < 1:
+        raise UserError("--min-size, --size and --frames must be positive")
+    if giphy_query:
+        from .giphy import download_giphy
+        Path(src).mkdir(parents=True, exist_ok=True)
+        download_giphy(giphy_query, src, limit=giphy_limit)
+    src, out = check_folders(src, out)
+    caption_fn = make_caption_fn(caption, captioner, caption_model)
+    files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() not in _NOT_MEDIA
+                   and not any(part.startswith(".") for part in p.relative_to(src).parts))[:limit]
+    if not files:
+        raise UserError(f"no files to read under {src}")
+    settings = {"size": size, "frames": frames, "fps": fps, "min_size": min_size,
+                "max_delay_spread": max_delay_spread, "dedup_bits": dedup_bits, "caption": caption}
+    writer = PairsWriter(out, "gif_folder", fps=fps, overwrite=overwrite, settings=settings)
+    dedup = Deduper(dedup_bits)
+    if not overwrite:  # pairs kept by an earlier run still count as originals
+        for row in writer.rows.values():
+            if row.get("source") == "gif_folder" and row.get("prep_id") == writer.prep_id and "phash" in row:
+                dedup.add(row["name"], row["sha256"], np.array([int(h, 16) for h in row["phash"]], np.uint64))
+    credits = _attribution(src)
+
+    for path in tqdm(files, desc="gifs", disable=not progress):
+        rel = path.relative_to(src)
+        name = safe_name(str(rel.with_suffix("")).replace("/", "__"))
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        if writer.done(name):
+            continue
+        original = dedup.find(sha)
+        if original:
+            writer.skip(name, f"duplicate: same bytes as {original}")
+            continue
+        try:
+            gif, delays = read_gif(path)
+            w, h = gif[0].size
+            if min(w, h) < min_size:
+                raise ValueError(f"too small: {w}x{h} < {min_size} px")
+            if len(gif) < 2:
+                raise ValueError("single frame: a still image, not a clip")
+            spread = delay_spread(delays)
+            if spread > max_delay_spread:
+                raise ValueError(f"unstable frame rate: delays {min(delays)}-{max(delays)} ms, spread {spread:.2f} "
+                                 f"> {max_delay_spread}")
+            phash = perceptual_hash(gif)
+            original = dedup.find(sha, phash)
+            if original:
+                raise ValueError(f"duplicate: looks like {original} (perceptual hash)")
+            clip = np.stack([np.asarray(resize_crop(gif[i], size)) for i in sample_by_time(delays, frames, fps)])
+            text = caption_fn(path, clip)
+        except ValueError as exc:
+            writer.skip(name, str(exc))
+            continue
+        dedup.add(name, sha, phash)
+        writer.write(name, clip, text, file=str(rel), sha256=sha, phash=[f"{int(v):016x}" for v in phash],
+                     **credits.get(rel.name, {}))
+    return writer.finish()

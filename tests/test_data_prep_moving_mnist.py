@@ -1,0 +1,182 @@
+"""Moving digits: labeled clips tell the truth (motion and identity), balance, holdout, canonical npy, idempotence."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+from sklearn.datasets import load_digits
+from sklearn.neighbors import KNeighborsClassifier
+
+from data_prep.moving_mnist import (DEFAULT_HOLDOUT, DIRECTIONS, LabeledClip, generate_labeled, normalize_holdout,
+                                    prepare_moving_mnist)
+from data_prep.pairs import UserError
+
+
+def centroid(frame: np.ndarray) -> np.ndarray:
+    """(x, y) centre of mass of a grey frame."""
+    f = frame.astype(np.float64)
+    ys, xs = np.mgrid[: f.shape[0], : f.shape[1]]
+    return np.array([(f * xs).sum(), (f * ys).sum()]) / f.sum()
+
+
+def to_8x8(img: np.ndarray) -> np.ndarray:
+    """Crop to the ink, square it, and shrink to 8x8: the same view for sklearn digits and rendered frames."""
+    img = img.astype(np.float32) / img.max()
+    ys, xs = np.nonzero(img > 0.3)
+    crop = img[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    side = max(crop.shape)
+    square = np.zeros((side, side), np.float32)
+    oy, ox = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
+    square[oy: oy + crop.shape[0], ox: ox + crop.shape[1]] = crop
+    return np.asarray(Image.fromarray(square, mode="F").resize((8, 8), Image.Resampling.BOX)).ravel()
+
+
+@pytest.fixture(autouse=True)
+def _no_cache(tmp_path, monkeypatch):
+    """Keep tests off ~/.cache: no MNIST or canonical file is found there, so nothing is downloaded."""
+    monkeypatch.setenv("DATA_PREP_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def clips() -> list[LabeledClip]:
+    return list(generate_labeled(80, size=32, frames=8, seed=3, source="sklearn"))
+
+
+def test_clip_format_white_digit_on_black(clips):
+    for clip in clips[:10]:
+        assert clip.frames.dtype == np.uint8 and clip.frames.shape == (8, 32, 32, 3)
+        assert np.array_equal(clip.frames[..., 0], clip.frames[..., 2])  # grey in RGB
+        assert clip.frames.max() == 255 and np.median(clip.frames) == 0
+        assert clip.caption == f"digit {clip.digits[0]} moving {clip.directions[0]}"
+
+
+def test_every_centroid_moves_in_the_captioned_direction(clips):
+    expected = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+    for clip in clips:
+        path = np.array([centroid(f[..., 0]) for f in clip.frames])
+        steps = np.diff(path, axis=0)
+        dx, dy = expected[clip.directions[0]]
+        along = steps[:, 0] * dx + steps[:, 1] * dy
+        across = steps[:, 0] * dy + steps[:, 1] * dx
+        assert (along > 0.5).all(), (clip.caption, path)  # moves the right way every frame
+        assert np.abs(across).max() < 1e-6  # and only that way
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_digit_matches_caption_label(size):
+    digits = load_digits()
+    knn = KNeighborsClassifier(3).fit(np.stack([to_8x8(im) for im in digits.images]), digits.target)
+    clips = list(generate_labeled(60, size=size, frames=4, seed=5, source="sklearn"))
+    predicted = knn.predict(np.stack([to_8x8(c.frames[0, ..., 0]) for c in clips]))
+    accuracy = np.mean(predicted == np.array([c.digits[0] for c in clips]))
+    assert accuracy >= 0.9, accuracy
+
+
+def test_digits_and_directions_balanced(clips):
+    assert set(Counter(c.digits[0] for c in clips).values()) == {8}
+    assert set(Counter(c.directions[0] for c in clips).values()) == {20}
+    # every (digit, direction) combination once per block of 40
+    assert len({(c.digits[0], c.directions[0]) for c in clips[:40]}) == 40
+
+
+def test_seeded_deterministic_and_prefix_stable(clips):
+    again = list(generate_labeled(20, size=32, frames=8, seed=3, source="sklearn"))
+    assert all(np.array_equal(a.frames, b.frames) and a.caption == b.caption for a, b in zip(again, clips))
+    other = list(generate_labeled(20, size=32, frames=8, seed=4, source="sklearn"))
+    assert any(not np.array_equal(a.frames, b.frames) for a, b in zip(other, clips))
+
+
+def test_two_digits_caption_and_speed_option():
+    two = list(generate_labeled(8, size=64, frames=6, num_digits=2, seed=1, source="sklearn"))
+    for clip in two:
+        assert len(clip.digits) == 2 and all(m in DIRECTIONS for m in clip.directions)
+        assert clip.caption == (f"digit {clip.digits[0]} moving {clip.directions[0]} and "
+                                f"digit {clip.digits[1]} moving {clip.directions[1]}")
+    slow, fast = (next(generate_labeled(1, size=64, frames=4, speed=s, seed=2, source="sklearn")) for s in (1, 4))
+    travel = [np.abs(centroid(c.frames[-1, ..., 0]) - centroid(c.frames[0, ..., 0])).max() for c in (slow, fast)]
+    assert travel[0] == pytest.approx(3, abs=0.6) and travel[1] == pytest.approx(12, abs=0.6)
+
+
+def test_holdout_split():
+    held = normalize_holdout("1:left,2:up")
+    assert held == {(1, "left"), (2, "up")}
+    clips = list(generate_labeled(40, seed=0, holdout=held, source="sklearn"))
+    for clip in clips:
+        assert clip.split == ("holdout" if (clip.digits[0], clip.directions[0]) in held else "train")
+    assert sum(c.split == "holdout" for c in clips) == 2
+    assert normalize_holdout("default") == DEFAULT_HOLDOUT
+    # the default set holds out each direction once and leaves every digit in training
+    assert sorted(m for _, m in DEFAULT_HOLDOUT) == sorted(DIRECTIONS)
+    for bad in ("10:left", "3:sideways", "3-left"):
+        with pytest.raises(ValueError):
+            normalize_holdout(bad)
+
+
+def test_prepare_labeled_writes_contract_and_is_idempotent(tmp_path):
+    out = tmp_path / "digits"
+    report = prepare_moving_mnist(out, num=12, size=32, frames=6, holdout="default", digits="sklearn", progress=False)
+    assert report["kept"] == 12 and report["skipped"] == 0
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == 12
+    for row in rows:
+        for key in ("name", "caption", "frames", "width", "height", "fps", "source", "digits", "directions", "split"):
+            assert key in row
+        assert (out / f"{row['name']}.txt").read_text(encoding="utf-8").strip() == row["caption"]
+        with Image.open(out / f"{row['name']}.gif") as im:
+            assert im.size == (32, 32) and im.n_frames == row["frames"] == 6 and im.info["loop"] == 0
+    assert json.loads((out / "prepare_report.json").read_text())["kept"] == 12
+
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.glob("*.gif")}
+    again = prepare_moving_mnist(out, num=12, size=32, frames=6, holdout="default", digits="sklearn", progress=False)
+    assert again["kept"] == 0 and again["already_present"] == 12
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.gif")} == mtimes
+    redo = prepare_moving_mnist(out, num=12, size=32, frames=6, holdout="default", digits="sklearn", overwrite=True,
+                                progress=False)
+    assert redo["kept"] == 12
+    # other content-shaping settings must not reuse the old clips
+    assert prepare_moving_mnist(out, num=12, size=32, frames=6, seed=9, digits="sklearn", progress=False)["kept"] == 12
+
+
+def _canonical_file(path: Path, sequences: int = 3) -> np.ndarray:
+    """A small file with the real axis order [T, N, H, W]: sequence n has a square at row 4n moving right."""
+    arr = np.zeros((20, sequences, 64, 64), np.uint8)
+    for n in range(sequences):
+        for t in range(20):
+            arr[t, n, 4 * n: 4 * n + 8, 2 * t: 2 * t + 8] = 255
+    np.save(path, arr)
+    return arr
+
+
+def test_canonical_reads_time_first_axis(tmp_path):
+    arr = _canonical_file(tmp_path / "seq.npy")
+    out = tmp_path / "out"
+    report = prepare_moving_mnist(out, canonical=True, canonical_path=tmp_path / "seq.npy", num=5, frames=10,
+                                  progress=False)
+    assert report["kept"] == 3  # only 3 sequences in the file
+    for n in range(3):
+        with Image.open(out / f"mmnist_{n:05d}.gif") as im:
+            frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+        assert len(frames) == 10
+        for t, frame in enumerate(frames):
+            assert np.array_equal(frame[..., 0], arr[t, n]) and np.array_equal(frame[..., 1], arr[t, n])
+        assert (out / f"mmnist_{n:05d}.txt").read_text().strip() == "two handwritten digits moving"
+    custom = prepare_moving_mnist(tmp_path / "c", canonical=True, canonical_path=tmp_path / "seq.npy", size=32,
+                                  caption="digits", progress=False)
+    assert custom["kept"] == 3 and (tmp_path / "c" / "mmnist_00000.txt").read_text().strip() == "digits"
+    with Image.open(tmp_path / "c" / "mmnist_00000.gif") as im:
+        assert im.size == (32, 32) and im.n_frames == 20
+
+
+def test_canonical_rejects_wrong_shape_and_pickles(tmp_path):
+    np.save(tmp_path / "flat.npy", np.zeros((20, 64, 64), np.uint8))
+    with pytest.raises(UserError, match="T, N, H, W"):
+        prepare_moving_mnist(tmp_path / "o", canonical=True, canonical_path=tmp_path / "flat.npy", progress=False)
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(UserError, match="not a readable"):  # never unpickle user data
+        prepare_moving_mnist(tmp_path / "o", canonical=True, canonical_path=tmp_path / "obj.npy", progress=False)
+    with pytest.raises(UserError, match="--download"):
+        prepare_moving_mnist(tmp_path / "o", canonical=True, progress=False)

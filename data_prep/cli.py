@@ -119,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-size", type=_positive_int, default=32, help="drop GIFs smaller on either side (default 32)")
     p.add_argument("--max-delay-spread", type=_non_negative_float, default=0.5,
                    help="drop GIFs whose (max - min) / median frame delay exceeds this (default 0.5)")
-    p.add_argument("--dedup-bits", type=int, default=6,
-                   help="perceptual-hash distance (bits of 64, per frame) that counts as a copy (default 6)")
+    p.add_argument("--dedup-bits", type=int, default=8,
+                   help="perceptual-hash distance (bits of 64, mean of 3 frames) that counts as a copy (default 8)")
     p.add_argument("--limit", type=_positive_int, default=None, help="read at most this many files")
     p.add_argument("--giphy", default=None, metavar="QUERY",
                    help="first download GIFs for QUERY from GIPHY into --src (needs $GIPHY_API_KEY)")

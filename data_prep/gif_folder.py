@@ -71,9 +71,12 @@ def _bitcount(x: np.ndarray) -> np.ndarray:
 
 
 class Deduper:
-    """Remembers kept GIFs by exact hash and perceptual hash; a near copy is within ``max_bits`` per frame."""
+    """Remembers kept GIFs by exact hash and perceptual hash; a near copy is within ``max_bits`` per frame on average.
 
-    def __init__(self, max_bits: int = 6):
+    Unrelated clips differ in ~32 of 64 bits; re-encoded (resized, re-quantised) copies in a few.
+    """
+
+    def __init__(self, max_bits: int = 8):
         self.max_bits = max_bits
         self.exact: dict[str, str] = {}
         self.names: list[str] = []
@@ -89,7 +92,8 @@ class Deduper:
             return self.exact[sha]
         if phash is None or not len(self.names):
             return None
-        close = (_bitcount(self.hashes ^ phash[None]) <= self.max_bits).all(axis=1)
+        # Averaged over the three frames: one frame re-quantised harder than the others must not hide a copy.
+        close = _bitcount(self.hashes ^ phash[None]).mean(axis=1) <= self.max_bits
         return self.names[int(np.argmax(close))] if close.any() else None
 
 
@@ -109,7 +113,7 @@ def _attribution(src: Path) -> dict[str, dict]:
 
 def prepare_gif_folder(src: str | Path, out: str | Path, *, caption: str = "auto", min_size: int = 32,
                        size: int = 64, frames: int = 16, fps: float = 8, max_delay_spread: float = 0.5,
-                       dedup_bits: int = 6, limit: int | None = None,
+                       dedup_bits: int = 8, limit: int | None = None,
                        captioner: Callable[[np.ndarray], str] | None = None, caption_model: str | None = None,
                        giphy_query: str | None = None, giphy_limit: int = 25, overwrite: bool = False,
                        progress: bool = True) -> dict:

@@ -17,8 +17,6 @@ def preview(folder: str | Path, out: str | Path | None = None, *, num: int = 16,
 
     Clips of other sizes are resized to the first clip's size; broken pairs are left out.
     """
-    from vdiff.video import contact_sheet  # the project's one contact-sheet implementation
-
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder")
@@ -39,6 +37,8 @@ def preview(folder: str | Path, out: str | Path | None = None, *, num: int = 16,
         captions.append(f"{gif.stem}: {caption}")
     if not clips:
         raise UserError(f"no readable pairs (<name>.gif + <name>.txt) in {folder}")
+    from vdiff.video import contact_sheet  # the project's one contact-sheet implementation (imports torch)
+
     # Clips may differ in frame count: pick `frames` from each before stacking rows.
     rows = [c[np.linspace(0, len(c) - 1, frames).round().astype(int)] for c in clips]
     return contact_sheet(rows, captions, Path(out) if out else folder / "preview.png", frames=frames)

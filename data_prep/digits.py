@@ -23,9 +23,9 @@ def default_cache_dir() -> Path:
 
 
 def mnist_available(root: Path | None = None) -> bool:
-    """True when torchvision's MNIST test split already sits under ``root`` (no network)."""
+    """True when the MNIST test split (torchvision's layout, unpacked) already sits under ``root``: no network."""
     raw = Path(root or default_cache_dir()) / "MNIST" / "raw"
-    return all((raw / f).exists() or (raw / f"{f}.gz").exists() for f in MNIST_FILES)
+    return all((raw / f).exists() for f in MNIST_FILES)
 
 
 def _resize_glyph(img: np.ndarray, glyph_px: int) -> np.ndarray:
@@ -55,17 +55,21 @@ def sklearn_pool(glyph_px: int) -> dict[int, np.ndarray]:
 
 @lru_cache(maxsize=8)
 def _mnist_pool_cached(root: str, glyph_px: int, download: bool, per_class: int) -> dict[int, np.ndarray]:
-    from torchvision.datasets import MNIST
+    from torchvision.datasets.mnist import MNIST, read_image_file, read_label_file
 
-    try:
-        ds = MNIST(root, train=False, download=download)
-    except Exception as exc:  # torchvision raises RuntimeError/URLError; say how to supply by hand
-        raise RuntimeError(
-            f"MNIST download failed ({exc.__class__.__name__}: {exc}); put the MNIST test files "
-            f"({', '.join(MNIST_FILES)}) under {Path(root) / 'MNIST' / 'raw'} or use --digits sklearn"
-        ) from None
-    images = ds.data.numpy().astype(np.float32) / 255.0
-    labels = ds.targets.numpy()
+    from .pairs import UserError
+
+    raw = Path(root) / "MNIST" / "raw"
+    if not mnist_available(Path(root)):
+        if not download:
+            raise UserError(f"MNIST not found under {raw}; use --digits mnist to download it or --digits sklearn")
+        try:
+            MNIST(root, train=False, download=True)  # fetches and unpacks the idx files, md5 checked
+        except Exception as exc:  # URLError, RuntimeError...: say how to supply the files by hand
+            raise UserError(f"MNIST download failed ({exc.__class__.__name__}); put the unpacked test files "
+                            f"({', '.join(MNIST_FILES)}) under {raw} or use --digits sklearn") from None
+    images = read_image_file(str(raw / MNIST_FILES[0])).numpy().astype(np.float32) / 255.0
+    labels = read_label_file(str(raw / MNIST_FILES[1])).numpy()
     return {d: np.stack([_resize_glyph(im, glyph_px) for im in images[labels == d][:per_class]])
             for d in range(10)}
 

@@ -180,3 +180,33 @@ def test_canonical_rejects_wrong_shape_and_pickles(tmp_path):
         prepare_moving_mnist(tmp_path / "o", canonical=True, canonical_path=tmp_path / "obj.npy", progress=False)
     with pytest.raises(UserError, match="--download"):
         prepare_moving_mnist(tmp_path / "o", canonical=True, progress=False)
+
+
+def _write_idx(path: Path, arr: np.ndarray) -> None:
+    """MNIST's idx format: magic (0, 0, dtype 0x08 = uint8, ndim), big-endian dims, then the bytes."""
+    header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    path.write_bytes(header + arr.astype(np.uint8).tobytes())
+
+
+def test_auto_uses_mnist_when_it_is_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_PREP_CACHE", str(tmp_path / "mnist_cache"))
+    raw = tmp_path / "mnist_cache" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    labels = np.repeat(np.arange(10), 2)
+    images = np.zeros((20, 28, 28), np.uint8)
+    for i, d in enumerate(labels):  # digit d drawn as a 20-high bar 2 + 2d wide: unlike any sklearn glyph
+        images[i, 4:24, 4:6 + 2 * d] = 255
+    _write_idx(raw / "t10k-images-idx3-ubyte", images)
+    _write_idx(raw / "t10k-labels-idx1-ubyte", labels)
+
+    auto = list(generate_labeled(10, size=32, frames=3, seed=0))
+    mnist = list(generate_labeled(10, size=32, frames=3, seed=0, source="mnist"))
+    sklearn = list(generate_labeled(10, size=32, frames=3, seed=0, source="sklearn"))
+    assert all(np.array_equal(a.frames, m.frames) for a, m in zip(auto, mnist))
+    assert not all(np.array_equal(a.frames, s.frames) for a, s in zip(auto, sklearn))
+    for clip in auto:  # the bar's aspect ratio survives scaling: its width says which digit it is
+        ink = clip.frames[0, :, :, 0] > 128
+        height, width = np.count_nonzero(ink.any(axis=1)), np.count_nonzero(ink.any(axis=0))
+        assert width / height == pytest.approx((2 + 2 * clip.digits[0]) / 20, abs=0.12)
+    report = prepare_moving_mnist(tmp_path / "o", num=2, progress=False)
+    assert report["settings"]["digits"] == "mnist"

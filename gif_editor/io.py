@@ -1,0 +1,202 @@
+"""Reading and writing clips: GIF (and stills) in, GIF or MP4 out, with size guards.
+
+Still PNG/JPEG/WebP files are accepted as one-frame clips (animated PNG/WebP as animations),
+so a user can watermark a logo or a screenshot with the same editor; every other format,
+and anything Pillow cannot decode, raises GifEditorError with one readable line.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence
+
+from .clip import Clip
+from .errors import GifEditorError
+
+MAX_FILE_BYTES = 50 * 1024 * 1024  # larger uploads also break Jupyter's ~10 MB websocket anyway
+MAX_PIXELS = 150_000_000  # width x height x frames; RGBA frames cost 4 bytes per pixel (600 MB)
+ACCEPTED_FORMATS = ("GIF", "PNG", "JPEG", "WEBP")
+_ALPHA_CUT = 128  # GIF alpha is on/off: below this a pixel becomes the transparent index
+
+Source = bytes | bytearray | memoryview | str | os.PathLike
+
+
+def _read_bytes(source: Source, max_bytes: int) -> tuple[bytes, str]:
+    """The file's bytes and a name for messages; the size is checked before reading."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name = "upload"
+    else:
+        path = Path(source)
+        name = path.name
+        if not path.is_file():
+            raise GifEditorError(f"no such file: {path}")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise GifEditorError(f"{name} is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+        data = path.read_bytes()
+    if len(data) > max_bytes:
+        raise GifEditorError(f"{name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+    if not data:
+        raise GifEditorError(f"{name} is empty")
+    return data, name
+
+
+def load(source: Source, *, max_bytes: int = MAX_FILE_BYTES, max_pixels: int = MAX_PIXELS) -> Clip:
+    """Decode every frame of a GIF (or a still image) into an RGBA clip.
+
+    The frame count is read without decoding pixels, so width x height x frames is checked
+    against `max_pixels` before any frame is decoded.
+    """
+    data, name = _read_bytes(source, max_bytes)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise GifEditorError(f"{name}: the image is too large to decode safely") from None
+    except Exception:
+        raise GifEditorError(f"{name} is not a GIF, PNG, JPEG or WebP image (or it is damaged)") from None
+    with im:
+        try:
+            width, height = im.size
+            n_frames = getattr(im, "n_frames", 1)  # GIF: skips frame data, decodes nothing
+        except Exception as exc:
+            raise GifEditorError(f"{name} is damaged: {_short(exc)}") from None
+        if width * height * n_frames > max_pixels:
+            raise GifEditorError(
+                f"{name} is {width}x{height} with {n_frames} frames = {width * height * n_frames:,} pixels, "
+                f"over the budget of {max_pixels:,}"
+            )
+        fmt = im.format
+        loop = im.info.get("loop") if fmt == "GIF" else im.info.get("loop", 0)
+        frames: list[Image.Image] = []
+        durations: list[int] = []
+        transparent = False
+        try:
+            for index, frame in enumerate(ImageSequence.Iterator(im)):
+                # Pillow composes disposal itself; copying is required because the iterator
+                # hands back one object that the next seek overwrites.
+                rgba = frame.convert("RGBA")
+                rgba.load()
+                frames.append(rgba)
+                durations.append(int(frame.info.get("duration", 0) or 0))
+                if not transparent and rgba.getextrema()[3][0] < 255:
+                    transparent = True
+        except Exception as exc:
+            raise GifEditorError(f"{name} is damaged or truncated at frame {len(frames) + 1}: {_short(exc)}") from None
+    if not frames:
+        raise GifEditorError(f"{name} has no frames")
+    if n_frames == 1 and fmt != "GIF":
+        durations = [durations[0] or 100]
+    return Clip(frames, durations, loop=loop, transparent=transparent, info={"format": fmt, "name": name})
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:120]
+
+
+def _to_palette(frame: Image.Image, transparent: bool, method: Image.Quantize) -> Image.Image:
+    """One GIF frame: its own adaptive palette; in transparent clips index 255 is see-through."""
+    rgb = frame.convert("RGB")  # quantising RGBA uses Pillow's weakest method (FASTOCTREE only)
+    if not transparent:
+        return rgb.quantize(256, method=method, dither=Image.Dither.NONE)
+    pal = rgb.quantize(255, method=method, dither=Image.Dither.NONE)
+    clear = frame.getchannel("A").point(lambda a: 255 if a < _ALPHA_CUT else 0, "1")
+    pal.paste(255, mask=clear)
+    pal.info["transparency"] = 255
+    return pal
+
+
+def encode_gif(clip: Clip, *, fast: bool = False) -> bytes:
+    """GIF bytes of a clip. `fast` uses the octree quantiser (previews)."""
+    method = Image.Quantize.FASTOCTREE if fast else Image.Quantize.MEDIANCUT
+    transparent = clip.transparent and any(f.getextrema()[3][0] < _ALPHA_CUT for f in clip.frames)
+    frames = [_to_palette(f, transparent, method) for f in clip.frames]
+    # GIF delays are whole centiseconds and Pillow truncates: round here so nothing is lost.
+    durations = [int(round(d / 10.0)) * 10 for d in clip.durations]
+    kwargs: dict = {"save_all": True, "append_images": frames[1:], "duration": durations, "optimize": False}
+    if clip.loop is not None:
+        kwargs["loop"] = clip.loop
+    if transparent:
+        kwargs.update(disposal=2, transparency=255)  # without disposal 2 earlier frames show through
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", **kwargs)
+    return buf.getvalue()
+
+
+def _atomic_write(data: bytes, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | None = None, fast: bool = False) -> bytes:
+    """Encode a clip as GIF (or MP4 when the path ends in .mp4 or format="mp4").
+
+    Returns the bytes; with a path they are also written there atomically (temp file, rename),
+    so a failed save never leaves a half-written file in place of a good one.
+    """
+    fmt = (format or (Path(path).suffix.lstrip(".") if path is not None else "gif") or "gif").lower()
+    if fmt == "gif":
+        data = encode_gif(clip, fast=fast)
+    elif fmt == "mp4":
+        data = encode_mp4(clip)
+    else:
+        raise GifEditorError(f"cannot save as .{fmt}: use .gif or .mp4")
+    if path is not None:
+        _atomic_write(data, Path(path))
+    return data
+
+
+def _mp4_timeline(durations: list[int], max_fps: int = 50) -> tuple[int, list[int]]:
+    """A constant frame rate and how many times to repeat each frame so every delay survives."""
+    delays = [d if d > 0 else 100 for d in durations]
+    fps = int(min(max_fps, max(1, round(1000 / min(delays)))))
+    # Cumulative rounding keeps the total exact even when single delays do not divide evenly.
+    repeats, shown, elapsed = [], 0, 0
+    for d in delays:
+        elapsed += d
+        target = round(elapsed * fps / 1000)
+        repeats.append(max(1, target - shown))
+        shown += repeats[-1]
+    return fps, repeats
+
+
+def encode_mp4(clip: Clip, background: tuple[int, int, int] = (255, 255, 255)) -> bytes:
+    """H.264 MP4 bytes (yuv420p, so sides are padded to even); transparency becomes `background`."""
+    import imageio_ffmpeg
+
+    w, h = clip.size
+    even_w, even_h = w + w % 2, h + h % 2
+    fps, repeats = _mp4_timeline(clip.durations)
+    fd, tmp = tempfile.mkstemp(suffix=".mp4")
+    os.close(fd)
+    try:
+        writer = imageio_ffmpeg.write_frames(
+            tmp, (even_w, even_h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+            macro_block_size=1, quality=None, bitrate=None, output_params=["-crf", "20"], ffmpeg_log_level="error",
+        )
+        writer.send(None)
+        for frame, repeat in zip(clip.frames, repeats):
+            canvas = Image.new("RGBA", (even_w, even_h), background + (255,))
+            canvas.alpha_composite(frame)
+            raw = np.ascontiguousarray(np.asarray(canvas.convert("RGB")))
+            for _ in range(repeat):
+                writer.send(raw)
+        writer.close()
+        return Path(tmp).read_bytes()
+    finally:
+        Path(tmp).unlink(missing_ok=True)

@@ -102,8 +102,11 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iter
     if workers <= 1:
         yield from map(fn, items)
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         yield from pool.map(fn, items)
+    finally:  # on Ctrl-C or an early stop, drop the queued conversions instead of finishing them all
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def default_workers() -> int:

@@ -149,38 +149,42 @@ def prepare_gif_folder(src: str | Path, out: str | Path, *, caption: str = "auto
                 dedup.add(row["name"], row["sha256"], np.array([int(h, 16) for h in row["phash"]], np.uint64))
     credits = _attribution(src)
 
-    for path in tqdm(files, desc="gifs", disable=not progress):
-        rel = path.relative_to(src)
-        name = safe_name(str(rel.with_suffix("")).replace("/", "__"))
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        if writer.done(name):
-            continue
-        original = dedup.find(sha)
-        if original:
-            writer.skip(name, f"duplicate: same bytes as {original}")
-            continue
-        try:
-            gif, delays = read_gif(path)
-            w, h = gif[0].size
-            if min(w, h) < min_size:
-                raise ValueError(f"too small: {w}x{h} < {min_size} px")
-            if len(gif) < 2:
-                raise ValueError("single frame: a still image, not a clip")
-            spread = delay_spread(delays)
-            if spread > max_delay_spread:
-                raise ValueError(f"unstable frame rate: delays {min(delays)}-{max(delays)} ms, spread {spread:.2f} "
-                                 f"> {max_delay_spread}")
-            phash = perceptual_hash(gif)
-            original = dedup.find(sha, phash)
+    with writer:
+        for path in tqdm(files, desc="gifs", disable=not progress):
+            rel = path.relative_to(src)
+            name = safe_name(str(rel.with_suffix("")).replace("/", "__"))
+            if writer.done(name):
+                continue
+            try:
+                sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError as exc:
+                writer.skip(name, f"unreadable file: {exc.__class__.__name__}")
+                continue
+            original = dedup.find(sha)
             if original:
-                raise ValueError(f"duplicate: looks like {original} (perceptual hash)")
-            clip = np.stack([np.asarray(resize_crop(gif[i], size)) for i in sample_by_time(delays, frames, fps)])
-            text = caption_fn(path, clip)
-        except ValueError as exc:
-            writer.skip(name, str(exc))
-            continue
-        dedup.add(name, sha, phash)
-        writer.write(name, clip, text, file=str(rel), sha256=sha, phash=[f"{int(v):016x}" for v in phash],
-                     **credits.get(rel.name, {}))
+                writer.skip(name, f"duplicate: same bytes as {original}")
+                continue
+            try:
+                gif, delays = read_gif(path)
+                w, h = gif[0].size
+                if min(w, h) < min_size:
+                    raise ValueError(f"too small: {w}x{h} < {min_size} px")
+                if len(gif) < 2:
+                    raise ValueError("single frame: a still image, not a clip")
+                spread = delay_spread(delays)
+                if spread > max_delay_spread:
+                    raise ValueError(f"unstable frame rate: delays {min(delays)}-{max(delays)} ms, spread {spread:.2f} "
+                                     f"> {max_delay_spread}")
+                phash = perceptual_hash(gif)
+                original = dedup.find(sha, phash)
+                if original:
+                    raise ValueError(f"duplicate: looks like {original} (perceptual hash)")
+                clip = np.stack([np.asarray(resize_crop(gif[i], size)) for i in sample_by_time(delays, frames, fps)])
+                text = caption_fn(path, clip)
+            except ValueError as exc:
+                writer.skip(name, str(exc))
+                continue
+            dedup.add(name, sha, phash)
+            writer.write(name, clip, text, file=str(rel), sha256=sha, phash=[f"{int(v):016x}" for v in phash],
+                         **credits.get(rel.name, {}))
     return writer.finish()

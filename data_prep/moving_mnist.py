@@ -234,12 +234,13 @@ def prepare_moving_mnist(out: str | Path, *, canonical: bool = False, num: int =
         settings = {"mode": "canonical", "size": size, "frames": frames, "caption": caption,
                     "file": str(canonical_path or "cache")}
         writer = PairsWriter(out, "moving_mnist", fps=fps, overwrite=overwrite, settings=settings)
-        for n in tqdm(range(min(num, arr.shape[1])), desc="moving mnist", disable=not progress):
-            name = f"mmnist_{n:05d}"
-            if writer.done(name):
-                continue
-            seq = _resize_grey(arr[:frames, n], size)
-            writer.write(name, np.repeat(seq[..., None], 3, axis=-1), caption)
+        with writer:
+            for n in tqdm(range(min(num, arr.shape[1])), desc="moving mnist", disable=not progress):
+                name = f"mmnist_{n:05d}"
+                if writer.done(name):
+                    continue
+                seq = _resize_grey(arr[:frames, n], size)
+                writer.write(name, np.repeat(seq[..., None], 3, axis=-1), caption)
         return writer.finish()
 
     size, frames = size or 32, frames or 8
@@ -253,10 +254,11 @@ def prepare_moving_mnist(out: str | Path, *, canonical: bool = False, num: int =
     writer = PairsWriter(out, "moving_mnist", fps=fps, overwrite=overwrite, settings=settings)
     clips = generate_labeled(num, size=size, frames=frames, seed=seed, num_digits=num_digits, speed=speed,
                              bounce=bounce, holdout=held, source=digits)
-    for i, clip in enumerate(tqdm(clips, total=num, desc="labeled digits", disable=not progress)):
-        name = f"digits_{i:06d}"
-        if writer.done(name):
-            continue
-        writer.write(name, clip.frames, clip.caption, digits=clip.digits, directions=clip.directions,
-                     split=clip.split)
+    with writer:
+        for i, clip in enumerate(tqdm(clips, total=num, desc="labeled digits", disable=not progress)):
+            name = f"digits_{i:06d}"
+            if writer.done(name):
+                continue
+            writer.write(name, clip.frames, clip.caption, digits=clip.digits, directions=clip.directions,
+                         split=clip.split)
     return writer.finish()

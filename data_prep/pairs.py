@@ -146,6 +146,14 @@ class PairsWriter:
         """Count a broken or filtered input; ``reason`` starts with a short category before ':'."""
         self.skipped.append({"name": name, "reason": reason})
 
+    def __enter__(self) -> "PairsWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # Interrupted or failed mid-run: record the pairs written so far, so a re-run skips them.
+        if exc_type is not None:
+            self.finish()
+
     def report(self) -> dict[str, Any]:
         reasons = Counter(s["reason"].split(":")[0] for s in self.skipped)
         return {"source": self.source, "out": str(self.out), "kept": self.kept,

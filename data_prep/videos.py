@@ -43,18 +43,19 @@ def write_video_pairs(writer: PairsWriter, items: list[VideoItem], *, size: int,
 
     todo = [it for it in items if not all([writer.done(n) for n in names(it)])]
     work = partial(_extract, size=size, frames=frames, fps=fps, start=start, duration=duration)
-    for item, clip, error in tqdm(parallel_map(work, todo, workers or default_workers()), total=len(todo),
-                                  desc=desc, disable=not progress):
-        if clip is None:
-            writer.skip(item.name, error or "undecodable video")
-            continue
-        try:
-            captions = item.captions or [caption_fn(item.path, clip) if caption_fn else ""]
-        except ValueError as exc:
-            writer.skip(item.name, str(exc))
-            continue
-        for name, caption in zip(names(item), captions):
-            writer.write(name, clip, caption, video=item.path.name)
+    with writer:
+        for item, clip, error in tqdm(parallel_map(work, todo, workers or default_workers()), total=len(todo),
+                                      desc=desc, disable=not progress):
+            if clip is None:
+                writer.skip(item.name, error or "undecodable video")
+                continue
+            try:
+                captions = item.captions or [caption_fn(item.path, clip) if caption_fn else ""]
+            except ValueError as exc:
+                writer.skip(item.name, str(exc))
+                continue
+            for name, caption in zip(names(item), captions):
+                writer.write(name, clip, caption, video=item.path.name)
     return writer.finish()
 
 

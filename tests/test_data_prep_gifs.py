@@ -174,3 +174,23 @@ def test_validate_and_preview(tmp_path, gif_src):
     bad = validate(out)
     assert bad["pairs"] == 0 and {p["name"] for p in bad["problems"]} == {"cat_jumps", "dog-runs_on-grass_2"}
     assert digest(out) == before
+
+
+def test_interrupted_run_keeps_its_manifest_and_resumes(tmp_path, gif_src):
+    calls = []
+
+    def captioner(frames):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C during the second GIF
+        return "first clip"
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        prepare_gif_folder(gif_src, out, caption="model", captioner=captioner, size=32, frames=4, progress=False)
+    rows = (out / "manifest.jsonl").read_text().splitlines()
+    assert len(rows) == 1 and json.loads(rows[0])["caption"] == "first clip"
+    resumed = prepare_gif_folder(gif_src, out, caption="model", captioner=lambda f: "later", size=32, frames=4,
+                                 progress=False)
+    assert resumed["already_present"] == 1 and resumed["kept"] == 1
+    assert (out / f"{json.loads(rows[0])['name']}.txt").read_text().strip() == "first clip"

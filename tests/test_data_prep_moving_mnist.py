@@ -210,3 +210,18 @@ def test_auto_uses_mnist_when_it_is_on_disk(tmp_path, monkeypatch):
         assert width / height == pytest.approx((2 + 2 * clip.digits[0]) / 20, abs=0.12)
     report = prepare_moving_mnist(tmp_path / "o", num=2, progress=False)
     assert report["settings"]["digits"] == "mnist"
+
+
+def test_fast_digits_bounce_or_leave_the_frame():
+    kwargs = dict(size=32, frames=8, speed=6, seed=7, source="sklearn")
+    bounced = list(generate_labeled(8, bounce=True, **kwargs))
+    free = list(generate_labeled(8, bounce=False, **kwargs))
+    for b, f in zip(bounced, free):
+        ink_b = b.frames[..., 0].reshape(8, -1).sum(axis=1)
+        ink_f = f.frames[..., 0].reshape(8, -1).sum(axis=1)
+        assert ink_b.min() == ink_b.max()  # bouncing keeps the whole digit inside the frame
+        assert ink_f[-1] < ink_f[0]  # without bouncing it slides out
+        # both start by moving the captioned way
+        step = centroid(b.frames[1, ..., 0]) - centroid(b.frames[0, ..., 0])
+        expected = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}[b.directions[0]]
+        assert np.dot(step, expected) > 3

@@ -217,3 +217,30 @@ def test_own_videos_captions_from_txt_filename_or_model(tmp_path):
     assert (tmp_path / "model" / "clip.txt").read_text().strip() == "a coloured screen"
     with pytest.raises(UserError, match="different folder"):
         prepare_videos(src, src, progress=False)
+
+
+def test_msrvtt_hf_source_unzips_videos_and_reports_failed_download(tmp_path, msrvtt_folder, monkeypatch):
+    import zipfile
+
+    import huggingface_hub
+
+    hub = tmp_path / "hub_snapshot"
+    hub.mkdir()
+    _mirror_list(hub)
+    with zipfile.ZipFile(hub / "MSRVTT_Videos.zip", "w") as zf:
+        for name in COLOURS:
+            zf.write(msrvtt_folder / "videos" / "all" / f"{name}.mp4", f"video/{name}.mp4")
+    asked = []
+    monkeypatch.setattr(huggingface_hub, "snapshot_download",
+                        lambda repo_id, repo_type, cache_dir=None: asked.append((repo_id, repo_type)) or str(hub))
+    report = prepare_msrvtt(tmp_path / "out", source="hf", size=16, frames=2, workers=1, progress=False)
+    assert asked == [("friedrichor/MSR-VTT", "dataset")] and report["kept"] == 3
+    assert (tmp_path / "out" / "video2.txt").read_text().strip() == "cars race"
+    assert not list((tmp_path / "out").rglob("*.mp4"))  # videos unpacked into the cache, not the pairs folder
+
+    def offline(**kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(UserError, match="download it by hand"):
+        prepare_msrvtt(tmp_path / "out2", source="hf", progress=False)

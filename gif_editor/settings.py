@@ -1,0 +1,118 @@
+"""Pure helpers behind the editor widget: settings -> operation list, uploads -> bytes, previews.
+
+Kept free of ipywidgets so they are tested (and usable) without a kernel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from PIL import Image
+
+from .clip import Clip
+from .io import save
+from .ops import apply, keep_aspect_size
+
+
+@dataclass
+class Settings:
+    """Everything the editor's controls hold; the defaults are the no-op edit."""
+
+    width: int = 0  # 0 = the source width (no resize)
+    height: int = 0
+    keep_aspect: bool = True
+    crop_left: float = 0.0
+    crop_right: float = 0.0
+    crop_top: float = 0.0
+    crop_bottom: float = 0.0
+    rotate: int = 0  # clockwise
+    flip_horizontal: bool = False
+    flip_vertical: bool = False
+    trim_start: int = 0
+    trim_end: int = 0  # 0 = through the last frame
+    reverse: bool = False
+    boomerang: bool = False
+    grayscale: bool = False
+    text: str = ""
+    font_size: int = 20
+    opacity: int = 200
+    color: str = "#ffffff"
+    position: str = "bottom-right"
+    logo_path: str = ""
+    logo_opacity: int = 128
+    brightness: float = 1.0
+    contrast: float = 1.0
+    speed: float = 1.0
+
+    def to_ops(self, source_size: tuple[int, int] | None = None, n_frames: int | None = None) -> list[dict]:
+        """The operation list these settings mean, leaving out everything that is a no-op."""
+        ops: list[dict] = []
+        if self.trim_start or (self.trim_end and (n_frames is None or self.trim_end < n_frames)):
+            ops.append({"op": "trim", "start": self.trim_start, "end": self.trim_end or n_frames})
+        for flag in ("reverse", "boomerang"):
+            if getattr(self, flag):
+                ops.append({"op": flag})
+        crop = {"left": self.crop_left, "right": self.crop_right, "top": self.crop_top, "bottom": self.crop_bottom}
+        if any(crop.values()):
+            ops.append({"op": "crop", **crop})
+        if self.rotate:
+            ops.append({"op": "rotate", "degrees": self.rotate})
+        for flag in ("flip_horizontal", "flip_vertical"):
+            if getattr(self, flag):
+                ops.append({"op": flag})
+        if self.width or self.height:
+            resize = {"op": "resize", "width": self.width or None, "height": self.height or None,
+                      "keep_aspect": self.keep_aspect}
+            if self.keep_aspect and self.width and self.height:
+                resize["height"] = None  # width wins; the height slider only mirrors it
+            ops.append(resize)
+        if self.grayscale:
+            ops.append({"op": "grayscale"})
+        for name in ("brightness", "contrast"):
+            if getattr(self, name) != 1.0:
+                ops.append({"op": name, "factor": getattr(self, name)})
+        if self.text.strip() and self.opacity > 0:
+            ops.append({"op": "text", "text": self.text, "font_size": self.font_size, "opacity": self.opacity,
+                        "color": self.color, "position": self.position})
+        if self.logo_path.strip() and self.logo_opacity > 0:
+            ops.append({"op": "image_watermark", "path": self.logo_path.strip(), "opacity": self.logo_opacity,
+                        "position": self.position})
+        if self.speed != 1.0:
+            ops.append({"op": "speed", "factor": self.speed})
+        return ops
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+def linked_size(base: tuple[int, int], changed: str, value: int) -> int:
+    """Keep-aspect: the other slider's value after `changed` ("width"/"height") moved to `value`."""
+    if changed == "width":
+        return keep_aspect_size(base, width=value)[1]
+    return keep_aspect_size(base, height=value)[0]
+
+
+def uploaded_files(value) -> list[tuple[str, bytes]]:
+    """(name, bytes) from a FileUpload value in the ipywidgets 8 format (a tuple of dicts with
+    'name' and a memoryview 'content') or the ipywidgets 7 one (a dict keyed by file name)."""
+    if not value:
+        return []
+    if isinstance(value, dict):  # ipywidgets 7: {name: {"metadata": {...}, "content": bytes}}
+        return [(str(name), bytes(item["content"])) for name, item in value.items()]
+    return [(str(item["name"]), bytes(item["content"])) for item in value]
+
+
+def downscale(clip: Clip, max_side: int) -> Clip:
+    """The clip shrunk so its longer side is at most `max_side` (previews stay fast and small)."""
+    w, h = clip.size
+    if max(w, h) <= max_side:
+        return clip
+    scale = max_side / max(w, h)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return replace(clip, frames=[f.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0) for f in clip.frames])
+
+
+def render_preview(clip: Clip, ops: list[dict], max_side: int = 480) -> tuple[bytes, Clip]:
+    """GIF bytes of the edited clip, downscaled for display, and the edited clip at full size."""
+    edited = apply(clip, ops)
+    return save(downscale(edited, max_side), fast=True), edited

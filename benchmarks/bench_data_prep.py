@@ -15,11 +15,10 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
-
-import sys
 
 import numpy as np
 

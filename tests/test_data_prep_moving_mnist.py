@@ -11,8 +11,14 @@ from PIL import Image, ImageSequence
 from sklearn.datasets import load_digits
 from sklearn.neighbors import KNeighborsClassifier
 
-from data_prep.moving_mnist import (DEFAULT_HOLDOUT, DIRECTIONS, LabeledClip, generate_labeled, normalize_holdout,
-                                    prepare_moving_mnist)
+from data_prep.moving_mnist import (
+    DEFAULT_HOLDOUT,
+    DIRECTIONS,
+    LabeledClip,
+    generate_labeled,
+    normalize_holdout,
+    prepare_moving_mnist,
+)
 from data_prep.pairs import UserError
 
 

@@ -1,0 +1,175 @@
+"""Sampling from a trained run: ``load_pipeline(run_dir)`` and the ``python -m vdiff.generate`` command.
+
+Generating needs only the run's ``weights/`` folder (safetensors + config.json), no optimizer state.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import Config
+
+SAMPLERS = ("ddim", "ddpm", "dpm++")
+
+
+class Pipeline:
+    """Callable text -> uint8 clips [N, F, H, W, 3] for one trained model."""
+
+    def __init__(self, model: torch.nn.Module, config: Config, text_encoder, device: torch.device) -> None:
+        from .diffusion import Diffusion
+
+        self.model = model.eval()
+        self.config = config
+        self.text_encoder = text_encoder
+        self.device = device
+        self.diffusion = Diffusion(config)
+
+    @torch.no_grad()
+    def __call__(self, prompts: str | list[str], *, num: int = 1, steps: int = 20, sampler: str = "ddim",
+                 guidance: float = 2.0, threshold: float | str | None = 0.995, seed: int = 0,
+                 return_x_start: bool = False, progress: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """``num`` clips per prompt, prompt-major; ``threshold=None`` clips x0 to [-1, 1] (static).
+
+        With ``return_x_start`` also the final predicted x0 of each clip.
+        """
+        from .video import to_uint8
+
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+            raise ValueError("give at least one non-empty prompt")
+        if num < 1:
+            raise ValueError(f"num must be >= 1, got {num}")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
+        texts = [p for p in prompts for _ in range(num)]
+        emb = self.text_encoder.encode(texts)
+        cross = self.config.cross_attention
+        out = self.diffusion.sample(
+            self.model, emb.pooled.to(self.device),
+            text_tokens=emb.tokens.to(self.device) if cross else None,
+            text_mask=emb.mask.to(self.device) if cross else None,
+            sampler=sampler, steps=steps, guidance_scale=guidance,
+            threshold="static" if threshold is None else threshold,
+            generator=seed, progress=progress, return_x_start=return_x_start)
+        if return_x_start:
+            clips, x_start = out
+            return _rgb(to_uint8(clips)), _rgb(to_uint8(x_start.clamp(-1, 1)))
+        return _rgb(to_uint8(out))
+
+
+def _rgb(clips: np.ndarray) -> np.ndarray:
+    return np.repeat(clips, 3, axis=-1) if clips.shape[-1] == 1 else clips
+
+
+def load_pipeline(run_dir: str | Path, use_ema: bool = True, device: str | torch.device | None = None) -> Pipeline:
+    """The EMA (or online) model of a run folder, ready to sample; ValueError when the run has no weights."""
+    from .checkpoint import load_weights
+    from .text import load_text_encoder
+    from .unet import UNet3D
+
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise ValueError(f"run folder not found: {run}")
+    weights = run / "weights"
+    config_path = weights / "config.json" if (weights / "config.json").is_file() else run / "config.json"
+    if not config_path.is_file():
+        raise ValueError(f"{run} is not a run folder: no config.json (train first with python -m vdiff.train)")
+    config = Config.from_json(config_path)
+    file = weights / ("ema.safetensors" if use_ema else "online.safetensors")
+    if not file.is_file():
+        raise ValueError(f"no weights at {file}: the run has not saved a checkpoint yet")
+    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    encoder = load_text_encoder(config.text_encoder, device=device, max_length=config.max_text_len)
+    model = UNet3D(config, encoder.dim)
+    state = load_weights(file)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"weights {file} do not fit the run's config: {str(e).splitlines()[0]}") from None
+    return Pipeline(model.to(device), config, encoder, device)
+
+
+def slug(text: str, max_len: int = 60) -> str:
+    s = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
+    return s[:max_len] or "prompt"
+
+
+def _threshold(text: str) -> float | None:
+    if text.lower() in ("none", "static"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--threshold must be a quantile in (0, 1] or 'none', got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"--threshold must be a quantile in (0, 1] or 'none', got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage block
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m vdiff.generate", description="Generate GIFs from text with a trained run.")
+    p.add_argument("--run", required=True, help="run folder written by python -m vdiff.train")
+    p.add_argument("--prompt", action="append", default=[], help="a text prompt (repeat for several)")
+    p.add_argument("--out", required=True, help="folder for the GIFs and the contact sheet")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--sampler", default="ddim", help="ddim, ddpm or dpm++")
+    p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale (1 = none)")
+    p.add_argument("--threshold", default="0.995", help="dynamic-thresholding quantile, or 'none' for plain clipping")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num", type=int, default=1, help="samples per prompt")
+    p.add_argument("--no-ema", action="store_true", help="use the online weights instead of the EMA")
+    p.add_argument("--x-start", action="store_true", help="also save each sample's final predicted x0 as a GIF")
+    p.add_argument("--fps", type=float, default=8)
+    return p
+
+
+def generate_files(args: argparse.Namespace) -> list[Path]:
+    from .video import contact_sheet, save_gif
+
+    if not args.prompt:
+        raise ValueError("give at least one --prompt")
+    if args.sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {args.sampler!r}; choose one of: {', '.join(SAMPLERS)}")
+    threshold = _threshold(args.threshold)
+    pipe = load_pipeline(args.run, use_ema=not args.no_ema)
+    result = pipe(args.prompt, num=args.num, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
+                  threshold=threshold, seed=args.seed, return_x_start=args.x_start)
+    clips, x_start = result if args.x_start else (result, None)
+    out = Path(args.out)
+    written, captions = [], []
+    for i, clip in enumerate(clips):
+        prompt, k = args.prompt[i // args.num], i % args.num
+        name = f"{i // args.num:02d}_{slug(prompt)}_{k}"
+        written.append(save_gif(clip, out / f"{name}.gif", fps=args.fps))
+        captions.append(prompt if args.num == 1 else f"{prompt} (#{k})")
+        if x_start is not None:
+            written.append(save_gif(x_start[i], out / f"{name}_x_start.gif", fps=args.fps))
+    written.append(contact_sheet(clips, captions, out / "contact_sheet.png"))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        written = generate_files(args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

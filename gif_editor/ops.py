@@ -74,14 +74,21 @@ def keep_aspect_size(src: tuple[int, int], width: int | None = None, height: int
 
 
 def crop_box(size: tuple[int, int], left: float, right: float, top: float, bottom: float) -> tuple[int, int, int, int]:
-    """Pixel box for percentage margins; refuses a crop that leaves less than 1 px."""
-    w, h = size
-    box = (round(w * left / 100), round(h * top / 100), w - round(w * right / 100), h - round(h * bottom / 100))
-    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+    """Pixel box for percentage margins. Margins must sum under 100% per axis; rounding that would
+    eat the last pixel is clamped, so a valid crop always keeps at least 1 px each way."""
+    if left + right >= 100 or top + bottom >= 100:
         raise GifEditorError(
-            f"crop leaves nothing of a {w}x{h} frame: left+right and top+bottom must stay under 100%"
+            f"crop of {left:g}/{right:g}/{top:g}/{bottom:g}% leaves nothing: left+right and top+bottom must stay under 100%"
         )
-    return box
+
+    def axis(length: int, start_pct: float, end_pct: float) -> tuple[int, int]:
+        start = min(length - 1, round(length * start_pct / 100))
+        end = max(start + 1, length - round(length * end_pct / 100))
+        return start, end
+
+    x0, x1 = axis(size[0], left, right)
+    y0, y1 = axis(size[1], top, bottom)
+    return x0, y0, x1, y1
 
 
 def speed_delay(delay_ms: int, factor: float) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import unicodedata
 from pathlib import Path
 
 from PIL import Image, ImageColor, ImageDraw, ImageFont
@@ -28,10 +29,10 @@ def _font_path() -> str | None:
 
 
 @functools.lru_cache(maxsize=64)
-def load_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def load_font(size: int, basic: bool = False) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     path = _font_path()
     if path is not None:
-        return ImageFont.truetype(path, size)
+        return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC if basic else None)
     return ImageFont.load_default(size=size)
 
 
@@ -57,12 +58,20 @@ def place(frame_size: tuple[int, int], item_size: tuple[int, int], position: str
 def text_layer(frame_size: tuple[int, int], text: str, *, font_size: int, opacity: int, color: str,
                position: str, margin: int) -> Image.Image:
     """A transparent RGBA layer with the text drawn at its position with the given opacity."""
-    font = load_font(font_size)
+    # Control characters (other than newlines) make the text shaper fail and draw nothing useful.
+    text = "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) != "Cc")
     layer = Image.new("RGBA", frame_size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
-    left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
+    fill = parse_color(color) + (opacity,)
+    try:
+        font = load_font(font_size)
+        left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
+    except (RuntimeError, OSError, ValueError):
+        # Complex-script shaping (raqm) refused the text: fall back to basic layout.
+        font = load_font(font_size, basic=True)
+        left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
     x, y = place(frame_size, (right - left, bottom - top), position, margin)
-    draw.multiline_text((x - left, y - top), text, font=font, fill=parse_color(color) + (opacity,))
+    draw.multiline_text((x - left, y - top), text, font=font, fill=fill)
     return layer
 
 

@@ -94,7 +94,7 @@ def crop_box(size: tuple[int, int], left: float, right: float, top: float, botto
 def speed_delay(delay_ms: int, factor: float) -> int:
     """New delay: scaled, rounded to 10 ms (GIF centiseconds), at least 20 ms; 0 ms counts as 100 ms."""
     delay = delay_ms if delay_ms > 0 else 100
-    return max(MIN_DELAY_MS, int(round(delay / factor / 10)) * 10)
+    return max(MIN_DELAY_MS, math.floor(delay / factor / 10 + 0.5) * 10)  # half up: 25 ms -> 30
 
 
 # ---------------------------------------------------------------- operations

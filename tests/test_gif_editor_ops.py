@@ -98,7 +98,7 @@ def test_crop_box_arithmetic_and_at_least_one_pixel():
 
 @pytest.mark.parametrize("delay,factor,expected", [
     (100, 2.0, 50), (100, 0.5, 200), (40, 5.0, 20), (10, 1.5, 20), (0, 2.0, 50), (0, 1.0, 100), (70, 3.0, 20),
-    (130, 1.3, 100), (15, 0.1, 150),
+    (130, 1.3, 100), (15, 0.1, 150), (50, 2.0, 30), (70, 2.0, 40),
 ])
 def test_speed_clamp_and_rounding(delay, factor, expected):
     assert speed_delay(delay, factor) == expected

@@ -256,7 +256,8 @@ class Diffusion:
         """Generate one clip per row of ``text_emb`` [B, D]; returns [B, C, F, H, W] in [-1, 1].
 
         With ``return_x_start`` also the final predicted x0; with ``x_start_every_step`` the
-        list of every step's (thresholded) predicted x0 instead. ``generator`` may be an int seed.
+        list of every step's (thresholded) predicted x0 instead, kept on the CPU. ``generator``
+        may be an int seed (a CPU generator: the same seed gives the same noise on any device).
         """
         if text_emb.ndim != 2:
             raise ValueError(f"text_emb must be [B, D], got shape {tuple(text_emb.shape)}")
@@ -290,7 +291,7 @@ class Diffusion:
                 x_start = apply_threshold(self.predict_x_start(x, t_batch, output), threshold)
                 x = scheduler.step(x_start, t, x, **step_kwargs).prev_sample
                 if x_start_every_step:
-                    x_starts.append(x_start)
+                    x_starts.append(x_start.cpu())  # 1000 DDPM steps of GPU clips would fill the GPU
         finally:
             model.train(was_training)
         # Every sampler's last step lands on its x0 prediction (DDPM at t=0, DDIM with alpha_bar=1,

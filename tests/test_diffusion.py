@@ -272,3 +272,43 @@ def test_thresholded_x_start_always_within_unit_range(scale, p, seed):
     for threshold in (p, "static"):
         assert apply_threshold(x, threshold).abs().max() <= 1.0 + 1e-6
     assert torch.equal(apply_threshold(x, None), x)
+
+
+# --- the scheduler step re-derives its noise from the thresholded x0 --------------------------
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpm++", "ddpm"])
+def test_scheduler_step_uses_the_thresholded_x_start(cfg, sampler):
+    """x_prev must follow from (x_t, thresholded x0) alone, with noise re-derived from that x0."""
+    d = Diffusion(cfg)
+    sched = d.make_scheduler(sampler, 4)
+    t = sched.timesteps[0]
+    prev_t = sched.timesteps[1]
+    g = torch.Generator().manual_seed(0)
+    x_t = torch.randn(2, 3, 4, 16, 16, generator=g)
+    x0 = dynamic_threshold(torch.randn(2, 3, 4, 16, 16, generator=g) * 3, 0.995)
+    ab, ab_prev = d.alphas_cumprod[t], d.alphas_cumprod[prev_t]
+    eps = (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+    step_noise_gen = torch.Generator().manual_seed(5)
+    prev = sched.step(x0, t, x_t, generator=step_noise_gen).prev_sample
+    if sampler == "ddpm":  # ancestral: posterior mean of q(x_{t-1} | x_t, x0) plus its noise
+        beta = 1 - ab / ab_prev
+        mean = ab_prev.sqrt() * beta / (1 - ab) * x0 + (1 - beta).sqrt() * (1 - ab_prev) / (1 - ab) * x_t
+        std = ((1 - ab_prev) / (1 - ab) * beta).sqrt()
+        expected = mean + std * torch.randn(x_t.shape, generator=torch.Generator().manual_seed(5))
+    else:  # DDIM (eta 0) and DPM-Solver++'s first, first-order step are the same update
+        expected = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
+    torch.testing.assert_close(prev, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_guidance_duplicates_caption_tokens_and_mask(cfg):
+    d, seen = Diffusion(cfg), []
+
+    class TokenModel(DummyDenoiser):
+        def forward(self, x, timesteps, text_emb, drop_mask=None, text_tokens=None, text_mask=None):
+            seen.append((text_tokens.shape, text_mask.shape, drop_mask.tolist()))
+            torch.testing.assert_close(text_tokens[:2], text_tokens[2:])
+            return super().forward(x, timesteps, text_emb, drop_mask)
+
+    tokens, mask = torch.randn(2, 5, TEXT_DIM), torch.ones(2, 5, dtype=torch.bool)
+    d.sample(TokenModel(), torch.randn(2, TEXT_DIM), text_tokens=tokens, text_mask=mask, steps=2, progress=False)
+    assert seen == [((4, 5, TEXT_DIM), (4, 5), [False, False, True, True])] * 2

@@ -111,3 +111,15 @@ def test_contact_sheet_draws_frames_and_captions(tmp_path):
     assert (caption_band.sum(axis=-1) < 200).any()  # dark caption pixels under the frames
     with pytest.raises(ValueError, match="captions"):
         contact_sheet(clips, ["only one"], tmp_path / "bad.png")
+
+
+def test_contact_sheet_accepts_clips_of_different_sizes(tmp_path):
+    small, wide = _solid_clip(3, 8, 8), _solid_clip(5, 16, 32, offset=1)
+    sheet = np.asarray(Image.open(contact_sheet([small, wide], ["a", "b"], tmp_path / "s.png", frames=2)))
+    # One common frame height (64: the 8 px clip enlarged 8x, the 16 px one 4x), aspect kept.
+    assert sheet.shape[1] == 4 + 2 * (128 + 4)
+    np.testing.assert_array_equal(sheet[4 + 32, 4 + 60], COLOURS[0])        # small clip, 64 px wide
+    assert (sheet[4 + 32, 4 + 64 + 2] == 255).all()                          # white gap after it
+    np.testing.assert_array_equal(sheet[4 + 32, 4 + 68 + 32], COLOURS[2])   # its last frame next
+    second_row = 4 + 64 + 4 + 15 + 4 + 4 + 32
+    np.testing.assert_array_equal(sheet[second_row, 4 + 120], COLOURS[1])   # wide clip, 128 px wide

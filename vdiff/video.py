@@ -122,11 +122,11 @@ def save_mp4(frames: np.ndarray, path: str | Path, fps: float = 8) -> Path:
     return _atomic_write(Path(path), write)
 
 
-def _clip_list(clips: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
+def _clip_list(clips: Sequence[np.ndarray] | np.ndarray, same_size: bool = True) -> list[np.ndarray]:
     items = [_as_frames(c, f"clip {i}") for i, c in enumerate(clips)]
     if not items:
         raise ValueError("no clips given")
-    if len({c.shape[1:3] for c in items}) != 1:
+    if same_size and len({c.shape[1:3] for c in items}) != 1:
         raise ValueError(f"clips differ in frame size: {sorted({c.shape[1:3] for c in items})}")
     # Mixed grey and colour clips are shown in colour.
     if any(c.shape[-1] == 3 for c in items):
@@ -164,17 +164,22 @@ def caption_font(size: int = 12) -> ImageFont.ImageFont | ImageFont.FreeTypeFont
 
 def contact_sheet(clips: Sequence[np.ndarray] | np.ndarray, captions: Sequence[str], path: str | Path,
                   frames: int = 4, min_frame_size: int = 64) -> Path:
-    """A PNG with one row per clip: ``frames`` frames spread over the clip, its caption beneath."""
-    items = _clip_list(clips)
+    """A PNG with one row per clip: ``frames`` frames spread over the clip, its caption beneath.
+
+    Clips may differ in size (a folder of GIFs): every frame is scaled to one common height,
+    keeping its aspect; small frames are enlarged (nearest) to at least ``min_frame_size``.
+    """
+    items = _clip_list(clips, same_size=False)
     captions = list(captions)
     if len(captions) != len(items):
         raise ValueError(f"{len(items)} clips but {len(captions)} captions")
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}")
-    h, w = items[0].shape[1:3]
-    scale = max(1, -(-min_frame_size // min(h, w)))  # small clips are enlarged (nearest) to be legible
-    fh, fw, pad = h * scale, w * scale, 4
-    width = pad + frames * (fw + pad)
+    smallest = min(min(c.shape[1:3]) for c in items)
+    fh = max(max(c.shape[1] for c in items), smallest * -(-min_frame_size // smallest))
+    sizes = [(max(1, round(c.shape[2] * fh / c.shape[1])), fh) for c in items]
+    pad = 4
+    width = pad + frames * (max(w for w, _ in sizes) + pad)
     font = caption_font(12)
     line_h = font.getbbox("Ag")[3] + 3
     chars_per_line = max(8, int(width / (0.6 * 12)))
@@ -184,11 +189,13 @@ def contact_sheet(clips: Sequence[np.ndarray] | np.ndarray, captions: Sequence[s
     sheet = Image.new("RGB", (width, pad + sum(row_heights)), "white")
     draw = ImageDraw.Draw(sheet)
     top = pad
-    for clip, lines, row_h in zip(items, wrapped, row_heights):
+    for clip, (fw, _), lines, row_h in zip(items, sizes, wrapped, row_heights):
         picks = np.linspace(0, clip.shape[0] - 1, frames).round().astype(int)
+        upscale = fh >= clip.shape[1]
         for j, k in enumerate(picks):
             frame = clip[k][..., 0] if clip.shape[-1] == 1 else clip[k]
-            img = Image.fromarray(frame).convert("RGB").resize((fw, fh), Image.Resampling.NEAREST)
+            img = Image.fromarray(frame).convert("RGB").resize(
+                (fw, fh), Image.Resampling.NEAREST if upscale else Image.Resampling.LANCZOS)
             sheet.paste(img, (pad + j * (fw + pad), top))
         for li, line in enumerate(lines):
             draw.text((pad, top + fh + pad + li * line_h), line, fill="black", font=font)

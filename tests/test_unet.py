@@ -48,6 +48,7 @@ def test_output_shape_matches_input(dim, frames):
 
 @pytest.mark.parametrize("dim", [16, 32, 64])
 def test_group_norms_have_valid_group_counts(dim):
+    # PITFALLS: GroupNorm needs channels divisible by groups; derive the count, test small widths.
     model = UNet3D(tiny_config(dim=dim), TEXT_DIM)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.GroupNorm)]
     assert norms
@@ -103,6 +104,7 @@ def test_concat_mode_is_one_mlp_on_time_and_text():
 
 
 def test_drop_mask_rows_use_the_learned_null_embedding():
+    # PITFALLS: guidance only works if the null condition is trained, so it must get gradients.
     config = tiny_config()
     model = perturbed(UNet3D(config, TEXT_DIM))
     x, t, text = inputs(config)
@@ -155,6 +157,7 @@ def test_frames_are_mixed_and_order_matters(temporal_attention):
 
 
 def test_spatial_attention_only_at_configured_resolutions():
+    # PITFALLS: full spatial attention at 64x64 is ~34 GB of attention matrix; attend only at low res.
     from vdiff.blocks import SpatialAttention
     with_attn = UNet3D(tiny_config(attn_resolutions=(8,)), TEXT_DIM)
     without = UNet3D(tiny_config(attn_resolutions=()), TEXT_DIM)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
 import resource
 import statistics
@@ -364,12 +365,15 @@ def run(args: argparse.Namespace) -> dict:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})",
         "threads": torch.get_num_threads(), "torch": torch.__version__, "precision": precision,
         "compile": args.compile, "matmul_peak_tflops": peak,
+        # Timings on a shared CPU are only as good as its idleness: say how busy it was.
+        "load_avg_1m_before": os.getloadavg()[0],
     }
     result.update(measure(Ours(config, args.batch, args.text_dim, device, args), device, precision, args, peak))
     if args.baseline:
         base = measure(Baseline(config, args.batch, args.text_dim, device, args), device, precision, args, peak)
         result["baseline"] = base
         result["ratios"] = ratios(result, base)
+    result["load_avg_1m_after"] = os.getloadavg()[0]
     return result
 
 

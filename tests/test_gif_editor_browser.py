@@ -1,0 +1,125 @@
+"""The editor in a real browser: Voila serves a notebook showing gif_editor.ui.Editor on
+127.0.0.1 and headless Debian Chromium (driven by Playwright) uploads a GIF, moves the width
+slider, clicks Preview and reads the edited animation back out of the page.
+
+Chromium comes from apt (scripts/test.sh installs it); Playwright's own browser download does
+not work offline (PITFALLS.md), so the test launches /usr/bin/chromium through executable_path.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gif_fixtures import make_gif
+
+pytestmark = [pytest.mark.browser]
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)  # polling the port, not waiting for the page
+    raise TimeoutError("voila did not open its port")
+
+
+@pytest.fixture
+def voila_url(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("voila")
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(
+        f"import sys\nsys.path.insert(0, {str(REPO)!r})\nfrom gif_editor.ui import Editor\nEditor(preview_max_side=480)"))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "editor.ipynb"
+    nbformat.write(nb, path)
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    log = open(tmp_path / "voila.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voila", str(path), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+         "--Voila.tornado_settings={'allow_origin': '*'}", "--ServerApp.token=", "--show_tracebacks=True"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env,
+    )
+    try:
+        _wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
+def test_upload_slider_preview_in_a_real_browser(voila_url, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    gif = tmp_path / "clip.gif"
+    gif.write_bytes(make_gif(n=6, size=(120, 80), durations=100))
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(90_000)  # the first kernel start in Voila takes a while on 2 busy cores
+            page.goto(voila_url)
+            # ipywidgets 8 keeps FileUpload's <input type=file> out of the DOM: go through the chooser.
+            with page.expect_file_chooser() as chooser:
+                page.locator("button.gif-editor-upload").click()
+            chooser.value.set_files(str(gif))
+            # The kernel decodes the upload and shows the original: wait for its image.
+            page.wait_for_selector(".gif-editor-original[src^='blob:'], .gif-editor-original[src^='data:']")
+            page.wait_for_function("() => document.querySelector('.gif-editor-status').innerText.includes('loaded')")
+
+            handle = page.locator(".gif-editor-width .noUi-handle")
+            handle.focus()
+            for _ in range(20):
+                handle.press("ArrowLeft")
+            page.wait_for_function(
+                "() => document.querySelector('.gif-editor-width .widget-readout').innerText.trim() === '100'")
+
+            page.locator(".gif-editor-preview").click()
+            page.wait_for_function("() => document.querySelector('.gif-editor-status').innerText.includes('preview')")
+            page.wait_for_selector(".gif-editor-result[src^='blob:'], .gif-editor-result[src^='data:']")
+            encoded = page.evaluate("""async () => {
+                const src = document.querySelector('.gif-editor-result').src;
+                const buf = new Uint8Array(await (await fetch(src)).arrayBuffer());
+                let s = ''; for (const b of buf) s += String.fromCharCode(b);
+                return btoa(s);
+            }""")
+        finally:
+            browser.close()
+
+    data = base64.b64decode(encoded)
+    assert data[:6] in (b"GIF89a", b"GIF87a")
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.n_frames == 6  # animated, every frame kept
+        assert im.size == (100, 67)  # width moved 120 -> 100 in the page; keep-aspect set the height

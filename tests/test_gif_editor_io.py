@@ -123,3 +123,12 @@ def test_mp4_export_decodes_with_the_right_size_and_length(tmp_path):
     frames = iio.imread(tmp_path / "out.mp4")
     assert frames.shape[1:3] == (48, 64)
     assert frames.shape[0] == 5  # 10 fps: 1 + 1 + 2 + 1 frames for 500 ms
+
+
+def test_truncated_files_are_not_silently_accepted_globally():
+    from PIL import ImageFile
+
+    data = make_gif(n=4)
+    with pytest.raises(ge.GifEditorError):
+        ge.load(data[: len(data) // 2])
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # the guard must not be switched off for everyone

@@ -112,10 +112,13 @@ def train(config: Config | str, data_dir: str | Path, out_dir: str | Path, *, ma
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / CHECKPOINT_DIR
 
-    state = PartialState()
     env = env_report(config.mixed_precision)
+    # Without an accelerator, processes started by `accelerate launch --multi_gpu` or torchrun only
+    # form a (gloo) group when Accelerate is told to run on the CPU.
+    cpu = env.device == "cpu"
+    state = PartialState(cpu=cpu)
     precision = env.precision if state.device.type == "cuda" else "no"
-    accelerator = Accelerator(mixed_precision=precision)
+    accelerator = Accelerator(mixed_precision=precision, cpu=cpu)
     device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
     main = accelerator.is_main_process
 

@@ -1,0 +1,124 @@
+"""Trainer: exact resume, refused shape changes, EMA cadence, non-finite stop, checkpoint contents, CLI, 2 processes."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from vdiff.checkpoint import list_checkpoints, load_checkpoint, load_weights
+from vdiff.config import get_preset
+from vdiff.train import TrainingStopped, main, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fast(**kw):
+    """The smoke preset without sampling, logging every step."""
+    base = dict(log_every=1, sample_every=0, save_every=1000, ema_update_every=2, ema_start_step=2)
+    base.update(kw)
+    return get_preset("smoke", **base)
+
+
+def step_losses(run: Path) -> dict[int, float]:
+    out = {}
+    for line in (run / "log.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if "event" not in rec:
+            out[rec["step"]] = rec["loss"]
+    return out
+
+
+def test_resume_reproduces_the_uninterrupted_run_exactly(pairs_dir, tmp_path):
+    full = train(fast(), pairs_dir, tmp_path / "full", max_steps=8)
+    part = train(fast(), pairs_dir, tmp_path / "part", max_steps=4)
+    assert [p.name for p in list_checkpoints(part / "checkpoints")] == ["step_0000004.pt"]
+    train(fast(), pairs_dir, part, max_steps=8)  # resumes by default
+    a, b = step_losses(full), step_losses(part)
+    assert sorted(a) == list(range(1, 9))
+    assert [b[s] for s in range(5, 9)] == [a[s] for s in range(5, 9)]  # bit-identical, not approx
+    assert len(set(a.values())) == 8  # the losses do change from step to step
+    wa = load_weights(full / "weights" / "online.safetensors")
+    wb = load_weights(part / "weights" / "online.safetensors")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    ea = load_weights(full / "weights" / "ema.safetensors")
+    eb = load_weights(part / "weights" / "ema.safetensors")
+    assert all(torch.equal(ea[k], eb[k]) for k in ea)
+
+    state = load_checkpoint(part / "checkpoints" / "step_0000008.pt")  # weights_only=True
+    assert state["step"] == 8
+    # EMA updated every 2 steps after step 2: steps 4, 6, 8.
+    assert state["ema_update_count"] == 3 and int(state["ema"]["n_averaged"]) == 3
+    assert {"model", "optimizer", "scheduler", "rng", "config", "data"} <= set(state)
+    assert set(state["rng"]) >= {"python", "numpy", "torch"}
+    # A config that changes the model's shape is refused, naming the field.
+    with pytest.raises(ValueError, match=r"dim=16 -> 32"):
+        train(fast(dim=32), pairs_dir, part, max_steps=10)
+    with pytest.raises(ValueError, match="already holds checkpoints"):
+        train(fast(), pairs_dir, part, max_steps=10, resume=False)
+
+
+def test_nonfinite_losses_stop_the_run_with_a_loadable_checkpoint(pairs_dir, tmp_path, monkeypatch):
+    from vdiff.diffusion import Diffusion
+
+    real = Diffusion.training_losses
+    calls = {"n": 0}
+
+    def sometimes_nan(self, *args, **kwargs):
+        out = real(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] > 2:  # two good steps, then only NaN
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(Diffusion, "training_losses", sometimes_nan)
+    with pytest.raises(TrainingStopped, match="3 non-finite losses in a row"):
+        train(fast(max_nonfinite=3), pairs_dir, tmp_path / "run", max_steps=20)
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "step_0000005.pt")
+    assert state["nonfinite_total"] == 3
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_cli_user_errors_are_one_line_exit_2(tmp_path, capsys):
+    assert main(["--preset", "nope", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown preset" in err and len(err.splitlines()) == 1
+    assert main(["--preset", "smoke", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
+    assert "data folder not found" in capsys.readouterr().err
+    assert main(["--preset", "smoke", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "no usable" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["--data", str(tmp_path), "--out", str(tmp_path / "r")])
+    assert e.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_two_process_accelerate_run_on_cpu_resumes(pairs_dir, tmp_path):
+    # On a machine without GPUs, `--multi_gpu` starts the processes (torchrun) and the trainer puts
+    # them on the CPU with gloo; `--cpu` alone would start a single process.
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
+    run = tmp_path / "run"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+
+    def launch(steps: int) -> None:
+        cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vdiff.train", "--preset", "smoke",
+               "--data", str(pairs_dir), "--out", str(run), "--max-steps", str(steps)]
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    launch(3)
+    launch(5)
+    events = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    starts = [e for e in events if e.get("event") in ("start", "resume")]
+    assert [(e["event"], e["step"], e["processes"]) for e in starts] == [("start", 0, 2), ("resume", 3, 2)]
+    assert len(starts) == 2  # only the main process writes the log
+    state = load_checkpoint(run / "checkpoints" / "step_0000005.pt")
+    assert state["step"] == 5
+    # Each step consumed 2 x batch_size clips (one batch per process).
+    assert state["data"]["position"] == 5 * 2 * state["config"]["batch_size"]

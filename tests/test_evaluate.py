@@ -1,0 +1,130 @@
+"""Evaluation: metrics separate real clips (ceiling) from noise (floor); a trained run gets a complete report."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from data_prep.moving_mnist import DEFAULT_HOLDOUT, generate_labeled, prepare_moving_mnist  # noqa: E402
+from vdiff import evaluate as E  # noqa: E402
+from vdiff.judge import judge_clips, load_judge  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("digits")
+    prepare_moving_mnist(out, num=120, size=16, frames=4, holdout="default", progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def run_dir(data_dir, tmp_path_factory):
+    import vdiff
+    from vdiff.config import get_preset
+
+    return vdiff.train(get_preset("smoke"), data_dir, tmp_path_factory.mktemp("run") / "run", max_steps=3)
+
+
+def test_read_prompts_splits_seen_and_heldout_combos(data_dir):
+    prompts = E.read_prompts(data_dir)
+    assert len(prompts) == 40  # 120 balanced clips cover every digit x direction
+    held = {(p.digit, p.direction) for p in prompts if p.split == "heldout"}
+    assert held == set(DEFAULT_HOLDOUT)
+    assert all(p.caption == f"digit {p.digit} moving {p.direction}" and p.real_files for p in prompts)
+
+
+def test_metrics_on_real_clips_beat_noise(data_dir):
+    prompts = E.read_prompts(data_dir)
+    reference, _, _ = E.load_real(prompts, 1, 4, 16, offset=0)
+    real, owner, skipped = E.load_real(prompts, 2, 4, 16, offset=1)
+    assert skipped == 0 and len(real) == len(owner) >= 40
+    judge = load_judge()
+    ref_feats = judge_clips(judge, reference).features
+    real_m = E.score_clips(judge, real, prompts, owner, ref_feats)
+    noise_m = E.score_clips(judge, E.noise_clips(len(real), 4, 16), prompts, owner, ref_feats)
+    assert real_m["overall"]["digit_accuracy"] >= 0.95
+    assert real_m["overall"]["direction_accuracy"] >= 0.95
+    assert real_m["heldout"]["both_correct"] >= 0.9 and real_m["heldout"]["n"] > 0
+    assert noise_m["overall"]["digit_accuracy"] <= 0.3            # chance is 0.1
+    assert noise_m["overall"]["direction_accuracy"] <= 0.4        # chance 0.25; noise mostly reads as no motion
+    assert noise_m["overall"]["flicker"] > 3 * real_m["overall"]["flicker"]
+    assert real_m["overall"]["temporal_consistency"] > noise_m["overall"]["temporal_consistency"]
+    assert noise_m["frechet_distance"] > 20 * real_m["frechet_distance"]
+
+
+def test_frechet_distance_small_for_real_vs_real_large_for_noise():
+    judge = load_judge()
+    a = np.stack([c.frames for c in generate_labeled(60, size=32, seed=11, source="sklearn")])
+    b = np.stack([c.frames for c in generate_labeled(60, size=32, seed=12, source="sklearn")])
+    fa, fb = (E.clip_features(judge_clips(judge, x).features) for x in (a, b))
+    fn = E.clip_features(judge_clips(judge, E.noise_clips(60, 8, 32, seed=1)).features)
+    real_real, real_noise = E.frechet_distance(fa, fb), E.frechet_distance(fa, fn)
+    assert real_real < 0.1 * real_noise
+
+
+def test_frechet_distance_is_zero_for_identical_sets_and_grows_with_a_mean_shift():
+    x = np.random.default_rng(0).normal(size=(200, 5))
+    assert E.frechet_distance(x, x) == pytest.approx(0, abs=1e-6)
+    shift = np.array([3.0, 0, 0, 0, 4.0])
+    assert E.frechet_distance(x, x + shift) == pytest.approx(float(shift @ shift), rel=1e-6)
+
+
+def test_flicker_of_static_clips_is_zero_and_of_alternating_clips_is_one():
+    clips = np.zeros((2, 4, 8, 8, 3), np.uint8)
+    assert E.flicker(clips) == 0
+    clips[:, 1::2] = 255
+    assert E.flicker(clips) == pytest.approx(1.0)
+
+
+def test_max_prompts_keeps_heldout_combos(data_dir):
+    picked = E._spread(E.read_prompts(data_dir), 8)
+    assert len(picked) == 8
+    assert {p.split for p in picked} == {"seen", "heldout"}
+
+
+@pytest.mark.slow
+def test_evaluate_a_trained_run_reports_every_metric_in_range(run_dir, data_dir, tmp_path):
+    out = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "vdiff.evaluate", "--run", str(run_dir), "--data", str(data_dir),
+                           "--num-per-prompt", "2", "--steps", "2", "--max-prompts", "8", "--out", str(out)],
+                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["settings"]["prompts"] == 8 and report["settings"]["steps"] == 2
+    assert float(report["judge"]["heldout_clip_accuracy"]) >= 0.95
+    for name in ("generated", "real", "noise"):
+        r = report[name]
+        for part in ("overall", "seen", "heldout"):
+            for key in ("digit_accuracy", "direction_accuracy", "both_correct", "no_motion"):
+                assert 0 <= r[part][key] <= 1, (name, part, key)
+            assert -1 <= r[part]["temporal_consistency"] <= 1
+            assert 0 <= r[part]["flicker"] <= 1
+            assert r[part]["both_correct"] <= min(r[part]["digit_accuracy"], r[part]["direction_accuracy"])
+        assert r["frechet_distance"] >= 0
+        assert len(r["per_prompt"]) == 8
+    assert report["generated"]["overall"]["n"] == 16
+    assert report["real"]["overall"]["digit_accuracy"] >= 0.9
+
+
+@pytest.mark.parametrize("missing", ["run", "data"])
+def test_cli_missing_run_or_data_is_one_line_exit_2(missing, data_dir, tmp_path):
+    args = {"run": str(tmp_path), "data": str(data_dir)}
+    args[missing] = str(tmp_path / "nope")
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "vdiff.evaluate", "--run", args["run"], "--data", args["data"],
+                           "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error:") and proc.stderr.strip().count("\n") == 0
+    assert "not found" in proc.stderr and not out.exists()
+
+
+def test_cli_folder_that_is_not_a_run_is_one_line_exit_2(data_dir, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "vdiff.evaluate", "--run", str(tmp_path), "--data", str(data_dir),
+                           "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "config.json" in proc.stderr

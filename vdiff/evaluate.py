@@ -1,0 +1,392 @@
+"""Metrics for a trained run on labeled moving digits, each beside its ceiling (real clips) and floor (noise).
+
+    python -m vdiff.evaluate --run RUN_DIR --data DIR [--num-per-prompt N] [--steps 20] --out FILE.json
+
+DATA is a labeled pairs folder (``python -m data_prep moving_mnist --labeled``) whose manifest rows
+carry digits, directions and split. Each distinct single-digit caption is one prompt. Per prompt
+and overall, for combinations seen in training and for held-out combinations:
+  * digit accuracy (the judge's classifier, all frames vote), direction accuracy (centroid track)
+    and both-correct;
+  * temporal consistency: mean cosine similarity of consecutive frames' judge features;
+  * flicker: mean absolute difference of consecutive frames, in [0, 1] units;
+and over all clips the Fréchet distance to real clips in the judge's feature space (offline), plus
+FVD with an I3D network when the user gives its weights (``--i3d PATH``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .judge import NO_MOTION, Judgement, judge_clips, judge_metadata, load_judge
+
+CAPTION_RE = re.compile(r"^digit (\d) moving (left|right|up|down)$")
+SPLITS = ("seen", "heldout")
+
+
+@dataclass
+class Prompt:
+    caption: str
+    digit: int
+    direction: str
+    split: str                   # "seen" (in training) or "heldout" (combination never trained on)
+    real_files: list[Path]
+
+
+# --- the labeled data folder ----------------------------------------------------------------------
+
+def read_prompts(data_dir: str | Path) -> list[Prompt]:
+    """Single-digit prompts of a labeled pairs folder, from its manifest (or captions when rows lack labels)."""
+    root = Path(data_dir)
+    manifest = root / "manifest.jsonl"
+    if not root.is_dir():
+        raise ValueError(f"data folder not found: {root}")
+    if not manifest.is_file():
+        raise ValueError(f"{root} has no manifest.jsonl: make it with python -m data_prep moving_mnist --labeled")
+    prompts: dict[str, Prompt] = {}
+    for line_no, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise ValueError(f"{manifest}:{line_no} is not valid JSON") from None
+        caption = str(row.get("caption", "")).strip()
+        digits, directions = row.get("digits"), row.get("directions")
+        if digits is None or directions is None:
+            match = CAPTION_RE.match(caption)
+            if not match:
+                continue
+            digits, directions = [int(match.group(1))], [match.group(2)]
+        if len(digits) != 1 or len(directions) != 1:
+            continue  # two-digit clips: the judge reads one digit per clip
+        gif = root / f"{row.get('name', '')}.gif"
+        if not gif.is_file():
+            continue
+        split = "heldout" if row.get("split") == "holdout" else "seen"
+        p = prompts.setdefault(caption, Prompt(caption, int(digits[0]), str(directions[0]), split, []))
+        p.real_files.append(gif)
+    if not prompts:
+        raise ValueError(f"{manifest} has no single-digit labeled clips (captions like 'digit 5 moving left')")
+    return sorted(prompts.values(), key=lambda p: (p.split, p.digit, p.direction))
+
+
+def match_shape(clip: np.ndarray, frames: int, size: int) -> np.ndarray:
+    """Resample a real clip [F, H, W, 3] to ``frames`` evenly spaced frames of ``size`` px, like the model's."""
+    from PIL import Image
+
+    idx = np.linspace(0, len(clip) - 1, frames).round().astype(int)
+    clip = clip[idx]
+    if clip.shape[1:3] != (size, size):
+        clip = np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.Resampling.BILINEAR)) for f in clip])
+    return clip
+
+
+def load_real(prompts: list[Prompt], per_prompt: int, frames: int, size: int,
+              offset: int = 0) -> tuple[np.ndarray, list[int], int]:
+    """Up to ``per_prompt`` real clips per prompt starting at ``offset``: (clips, prompt index per clip, skipped)."""
+    from .video import load_gif
+
+    clips, owner, skipped = [], [], 0
+    for i, p in enumerate(prompts):
+        for path in p.real_files[offset:offset + per_prompt]:
+            try:
+                clip = load_gif(path)
+            except ValueError:
+                skipped += 1  # a broken GIF is counted, not fatal
+                continue
+            clips.append(match_shape(clip[..., :3] if clip.shape[-1] >= 3 else np.repeat(clip, 3, -1), frames, size))
+            owner.append(i)
+    empty = np.zeros((0, frames, size, size, 3), np.uint8)
+    return (np.stack(clips) if clips else empty), owner, skipped
+
+
+def noise_clips(n: int, frames: int, size: int, seed: int = 0) -> np.ndarray:
+    """The floor: uniform noise clips, uint8 [n, F, H, W, 3] (grey, like the digits)."""
+    grey = np.random.default_rng(seed).integers(0, 256, (n, frames, size, size, 1), dtype=np.uint8)
+    return np.repeat(grey, 3, axis=-1)
+
+
+# --- metrics -----------------------------------------------------------------------------------------
+
+def flicker(clips: np.ndarray) -> float:
+    """Mean absolute difference of consecutive frames, [0, 1] units (real moving digits are not 0)."""
+    x = clips.astype(np.float32) / 255.0
+    return float(np.abs(np.diff(x, axis=1)).mean()) if clips.shape[1] > 1 and len(clips) else float("nan")
+
+
+def temporal_consistency(features: np.ndarray, center: np.ndarray | None = None) -> float:
+    """Mean cosine similarity of consecutive frames' judge features [N, F, D].
+
+    ``center`` (the real frames' mean feature) is subtracted first: post-ReLU features are all
+    positive, so uncentred cosines sit near 1 for anything, noise included.
+    """
+    if features.shape[1] < 2 or not len(features):
+        return float("nan")
+    f = torch.from_numpy(features if center is None else features - center)
+    return float(torch.nn.functional.cosine_similarity(f[:, 1:], f[:, :-1], dim=-1).mean())
+
+
+def clip_features(features: np.ndarray) -> np.ndarray:
+    """One vector per clip for the Fréchet distance: mean frame feature and mean frame-to-frame change."""
+    motion = np.abs(np.diff(features, axis=1)).mean(1) if features.shape[1] > 1 else np.zeros_like(features[:, 0])
+    return np.concatenate([features.mean(1), motion], axis=1).astype(np.float64)
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to feature sets a [N, D] and b [M, D] (as in FID/FVD)."""
+    from scipy import linalg
+
+    if len(a) < 2 or len(b) < 2:
+        return float("nan")
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2)
+    if not np.isfinite(covmean).all():  # near-singular product: nudge both diagonals (as pytorch-fid does)
+        eps = np.eye(len(s1)) * 1e-6
+        covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
+    covmean = covmean.real
+    return float(max(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean), 0.0))
+
+
+def _scores(verdict: Judgement, prompts: list[Prompt], owner: list[int]) -> list[dict]:
+    rows = []
+    for k, i in enumerate(owner):
+        digit_ok = int(verdict.digits[k]) == prompts[i].digit
+        dir_ok = verdict.directions[k] == prompts[i].direction
+        rows.append({"prompt": i, "digit": digit_ok, "direction": dir_ok, "both": digit_ok and dir_ok,
+                     "none": verdict.directions[k] == NO_MOTION})
+    return rows
+
+
+def _summary(rows: list[dict], clips: np.ndarray, features: np.ndarray, center: np.ndarray | None) -> dict:
+    n = len(rows)
+    mean = (lambda key: sum(r[key] for r in rows) / n) if n else (lambda key: float("nan"))
+    return {"n": n, "digit_accuracy": mean("digit"), "direction_accuracy": mean("direction"),
+            "both_correct": mean("both"), "no_motion": mean("none"),
+            "temporal_consistency": temporal_consistency(features, center), "flicker": flicker(clips)}
+
+
+def score_clips(judge: torch.nn.Module, clips: np.ndarray, prompts: list[Prompt], owner: list[int],
+                reference: np.ndarray | None) -> dict:
+    """Every metric for one set of clips: overall, per split, per prompt; Fréchet distance to ``reference``."""
+    verdict = judge_clips(judge, clips)
+    rows = _scores(verdict, prompts, owner)
+    owner_arr = np.asarray(owner, dtype=int)
+    center = reference.mean(axis=(0, 1)) if reference is not None else None
+    out = {"overall": _summary(rows, clips, verdict.features, center)}
+    for split in SPLITS:
+        keep = [k for k, i in enumerate(owner) if prompts[i].split == split]
+        out[split] = _summary([rows[k] for k in keep], clips[keep], verdict.features[keep], center)
+    per_prompt = {}
+    for i, p in enumerate(prompts):
+        keep = np.nonzero(owner_arr == i)[0].tolist()
+        if keep:
+            s = _summary([rows[k] for k in keep], clips[keep], verdict.features[keep], center)
+            per_prompt[p.caption] = {"split": p.split, **s}
+    out["per_prompt"] = per_prompt
+    out["frechet_distance"] = (frechet_distance(clip_features(reference), clip_features(verdict.features))
+                               if reference is not None else float("nan"))
+    out["_features"] = verdict.features  # removed before writing JSON; kept for the caller's Fréchet distance
+    return out
+
+
+# --- FVD with I3D (weights supplied by the user) --------------------------------------------------------
+
+def i3d_features(clips: np.ndarray, i3d_path: str | Path, device: str | torch.device = "cpu",
+                 batch_size: int = 8) -> np.ndarray:
+    """I3D logits-layer features [N, 400] of uint8 clips, with the TorchScript I3D used for FVD.
+
+    ``i3d_path`` is the ``i3d_torchscript.pt`` detector of StyleGAN-V / DIGAN (Kinetics-400 I3D,
+    converted from the TF-Hub model the FVD paper used). It is TorchScript, loaded with
+    ``torch.jit.load`` (code + tensors in a restricted format, not an arbitrary pickle); clips go in
+    as [B, 3, T, H, W] in [-1, 1] and the detector resizes to 224 itself. I3D wants >= 10 frames.
+    """
+    path = Path(i3d_path)
+    if not path.is_file():
+        raise ValueError(f"I3D weights not found: {path}")
+    detector = torch.jit.load(str(path), map_location=device).eval()
+    feats = []
+    with torch.no_grad():
+        for i in range(0, len(clips), batch_size):
+            x = torch.from_numpy(clips[i:i + batch_size]).to(device).float() / 127.5 - 1
+            x = x.permute(0, 4, 1, 2, 3).contiguous()
+            feats.append(detector(x, rescale=False, resize=True, return_features=True).float().cpu())
+    return torch.cat(feats).numpy().astype(np.float64)
+
+
+# --- the evaluation ----------------------------------------------------------------------------------------
+
+def evaluate(run_dir: str | Path, data_dir: str | Path, *, num_per_prompt: int = 4, steps: int = 20,
+             sampler: str = "ddim", guidance: float | None = None, threshold: float | str | None = "config",
+             seed: int = 0, max_prompts: int | None = None, use_ema: bool = True, device: str | None = None,
+             i3d_path: str | Path | None = None, judge_path: str | Path | None = None, pipeline=None,
+             progress: bool = True) -> dict:
+    """Generate ``num_per_prompt`` clips per labeled prompt from a run and score them, real clips and noise.
+
+    ``pipeline`` (a loaded ``vdiff.generate.Pipeline``) skips loading the run again (the ablation
+    reuses it). ``threshold="config"`` takes the run config's value. Returns a JSON-ready dict.
+    """
+    from .generate import load_pipeline
+
+    if num_per_prompt < 1 or steps < 1:
+        raise ValueError("--num-per-prompt and --steps must be at least 1")
+    prompts = read_prompts(data_dir)
+    if max_prompts is not None:
+        prompts = _spread(prompts, max_prompts)
+    pipe = pipeline if pipeline is not None else load_pipeline(run_dir, use_ema=use_ema, device=device)
+    cfg = pipe.config
+    frames, size = cfg.num_frames, cfg.image_size
+    judge = load_judge(judge_path, device=pipe.device)
+    guidance = cfg.guidance_scale if guidance is None else guidance
+    threshold = cfg.threshold if threshold == "config" else threshold
+
+    generated = pipe([p.caption for p in prompts], num=num_per_prompt, steps=steps, sampler=sampler,
+                     guidance=guidance, threshold=threshold, seed=seed, progress=progress)
+    gen_owner = [i for i in range(len(prompts)) for _ in range(num_per_prompt)]
+    # Two disjoint real sets: the reference for Fréchet distances and the "real" ceiling row.
+    reference, _, skipped_a = load_real(prompts, num_per_prompt, frames, size, offset=0)
+    real, real_owner, skipped_b = load_real(prompts, num_per_prompt, frames, size, offset=num_per_prompt)
+    if not len(real):  # a small folder: score the reference clips themselves as the ceiling
+        real, real_owner = reference, [i for i, p in enumerate(prompts) for _ in p.real_files[:num_per_prompt]]
+    noise = noise_clips(len(generated), frames, size, seed=seed)
+    ref_feats = judge_clips(judge, reference).features if len(reference) else None
+
+    results = {}
+    for name, clips, owner in (("generated", generated, gen_owner), ("real", real, real_owner),
+                               ("noise", noise, gen_owner)):
+        results[name] = score_clips(judge, clips, prompts, owner, ref_feats)
+    if i3d_path is not None:
+        ref_i3d = i3d_features(reference, i3d_path, pipe.device)
+        for name, clips in (("generated", generated), ("real", real), ("noise", noise)):
+            results[name]["fvd_i3d"] = frechet_distance(ref_i3d, i3d_features(clips, i3d_path, pipe.device))
+    for r in results.values():
+        r.pop("_features")
+    return {
+        "run": str(run_dir), "data": str(data_dir),
+        "settings": {"num_per_prompt": num_per_prompt, "steps": steps, "sampler": sampler, "guidance": guidance,
+                     "threshold": threshold, "seed": seed, "use_ema": use_ema, "prompts": len(prompts),
+                     "frames": frames, "image_size": size, "fvd_i3d": i3d_path is not None},
+        "judge": judge_metadata(judge_path),
+        "reference_clips": int(len(reference)), "skipped_real_clips": skipped_a + skipped_b,
+        **results,
+    }
+
+
+def _spread(prompts: list[Prompt], limit: int) -> list[Prompt]:
+    """At most ``limit`` prompts, held-out ones first so the generalisation numbers always exist."""
+    if limit < 1:
+        raise ValueError("--max-prompts must be at least 1")
+    held = [p for p in prompts if p.split == "heldout"]
+    seen = [p for p in prompts if p.split == "seen"]
+    keep_held = held[:max(1, limit // 4)] if held else []
+    return keep_held + seen[::max(1, len(seen) // max(1, limit - len(keep_held)))][:limit - len(keep_held)]
+
+
+def summary_table(report: dict) -> str:
+    """A small Markdown table of the overall metrics for generated clips beside real (ceiling) and noise (floor)."""
+    keys = ("digit_accuracy", "direction_accuracy", "both_correct", "temporal_consistency", "flicker")
+    lines = ["| metric | noise (floor) | generated | real (ceiling) |", "|---|---|---|---|"]
+    for key in keys:
+        lines.append(f"| {key} | " + " | ".join(f"{report[n]['overall'][key]:.3f}" for n in ("noise", "generated", "real")) + " |")
+    for split in SPLITS:
+        lines.append(f"| both_correct ({split}) | " + " | ".join(
+            f"{report[n][split]['both_correct']:.3f}" for n in ("noise", "generated", "real")) + " |")
+    lines.append("| frechet_distance | " + " | ".join(f"{report[n]['frechet_distance']:.2f}" for n in ("noise", "generated", "real")) + " |")
+    return "\n".join(lines)
+
+
+def _json_safe(obj):
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None  # JSON has no NaN
+    if isinstance(obj, (np.floating, np.integer)):
+        return _json_safe(obj.item())
+    return obj
+
+
+def write_report(report: dict, path: str | Path) -> Path:
+    """Write the report as JSON atomically (NaN -> null)."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(_json_safe(report), f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage block
+        self.exit(2, f"error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m vdiff.evaluate", description="Judge a trained run on labeled moving digits.")
+    p.add_argument("--run", required=True, help="run folder written by vdiff.train")
+    p.add_argument("--data", required=True, help="labeled pairs folder (manifest rows with digits/directions/split)")
+    p.add_argument("--out", required=True, help="JSON file to write")
+    p.add_argument("--num-per-prompt", type=int, default=4)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--sampler", choices=("ddim", "ddpm", "dpm++"), default="ddim")
+    p.add_argument("--guidance", type=float, default=None, help="default: the run config's guidance_scale")
+    p.add_argument("--threshold", default="config", help="dynamic-threshold quantile, 'none' (static) or 'config'")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-prompts", type=int, default=None, help="evaluate at most this many prompts (spread out)")
+    p.add_argument("--no-ema", action="store_true", help="judge the online weights instead of the EMA")
+    p.add_argument("--device", default=None)
+    p.add_argument("--i3d", default=None, help="TorchScript I3D (i3d_torchscript.pt) to add FVD; not bundled")
+    p.add_argument("--judge", default=None, help="judge weights (default: vdiff/assets/judge.safetensors)")
+    return p
+
+
+def _threshold_arg(text: str) -> float | str | None:
+    if text in ("config", "static"):
+        return text
+    if text == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--threshold must be a quantile in (0, 1], 'none' or 'config', got {text!r}") from None
+    if not 0 < value <= 1:
+        raise ValueError(f"--threshold must be a quantile in (0, 1], got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if not Path(args.run).is_dir():
+            raise ValueError(f"run folder not found: {args.run}")
+        if not Path(args.data).is_dir():
+            raise ValueError(f"data folder not found: {args.data}")
+        report = evaluate(args.run, args.data, num_per_prompt=args.num_per_prompt, steps=args.steps,
+                          sampler=args.sampler, guidance=args.guidance, threshold=_threshold_arg(args.threshold),
+                          seed=args.seed, max_prompts=args.max_prompts, use_ema=not args.no_ema,
+                          device=args.device, i3d_path=args.i3d, judge_path=args.judge)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    write_report(report, args.out)
+    print(summary_table(report))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -102,15 +102,18 @@ def _short(exc: Exception) -> str:
     return text[:120]
 
 
-def _to_palette(frame: Image.Image, transparent: bool, method: Image.Quantize) -> Image.Image:
+def _to_palette(frame: Image.Image, transparent: bool, method: Image.Quantize, first: bool = False) -> Image.Image:
     """One GIF frame: its own adaptive palette; in transparent clips index 255 is see-through."""
     rgb = frame.convert("RGB")  # quantising RGBA uses Pillow's weakest method (FASTOCTREE only)
     if not transparent:
         return rgb.quantize(256, method=method, dither=Image.Dither.NONE)
     pal = rgb.quantize(255, method=method, dither=Image.Dither.NONE)
     clear = frame.getchannel("A").point(lambda a: 255 if a < _ALPHA_CUT else 0, "1")
-    pal.paste(255, mask=clear)
-    pal.info["transparency"] = 255
+    # A later frame with nothing visible uses index 254: Pillow finds no difference between it
+    # and the disposal-2 background (the first frame's index 255) and writes a corrupt frame.
+    index = 254 if not first and clear.getextrema() == (255, 255) else 255
+    pal.paste(index, mask=clear)
+    pal.info["transparency"] = index
     return pal
 
 
@@ -118,14 +121,14 @@ def encode_gif(clip: Clip, *, fast: bool = False) -> bytes:
     """GIF bytes of a clip. `fast` uses the octree quantiser (previews)."""
     method = Image.Quantize.FASTOCTREE if fast else Image.Quantize.MEDIANCUT
     transparent = clip.transparent and any(f.getextrema()[3][0] < _ALPHA_CUT for f in clip.frames)
-    frames = [_to_palette(f, transparent, method) for f in clip.frames]
+    frames = [_to_palette(f, transparent, method, first=i == 0) for i, f in enumerate(clip.frames)]
     # GIF delays are whole centiseconds and Pillow truncates: round here so nothing is lost.
     durations = [int(round(d / 10.0)) * 10 for d in clip.durations]
     kwargs: dict = {"save_all": True, "append_images": frames[1:], "duration": durations, "optimize": False}
     if clip.loop is not None:
         kwargs["loop"] = clip.loop
     if transparent:
-        kwargs.update(disposal=2, transparency=255)  # without disposal 2 earlier frames show through
+        kwargs["disposal"] = 2  # without it earlier frames show through; each frame names its transparent index
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", **kwargs)
     return buf.getvalue()

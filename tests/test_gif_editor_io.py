@@ -132,3 +132,14 @@ def test_truncated_files_are_not_silently_accepted_globally():
     with pytest.raises(ge.GifEditorError):
         ge.load(data[: len(data) // 2])
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # the guard must not be switched off for everyone
+
+
+def test_fully_transparent_frame_in_a_transparent_clip_is_written_readably():
+    # Pillow 13 writes a corrupt frame when a frame equals its disposal-2 background.
+    visible = Image.new("RGBA", (20, 10), (255, 0, 0, 255))
+    empty = Image.new("RGBA", (20, 10), (0, 0, 0, 0))
+    clip = ge.Clip([visible, empty, visible.copy()], [100, 200, 300], transparent=True)
+    back = ge.load(ge.save(clip))
+    assert back.total_duration == 600
+    assert back.frames[1].getextrema()[3] == (0, 0)
+    assert back.frames[-1].getextrema()[3] == (255, 255)

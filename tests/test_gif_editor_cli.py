@@ -103,3 +103,18 @@ def test_batch_mode_with_nothing_written_exits_2(tmp_path):
     (src / "broken.gif").write_bytes(b"nope")
     assert main([str(src), "-o", str(tmp_path / "out")]) == 2
     assert main([str(src), "-o", str(src)]) == 2
+
+
+def test_processor_import_does_not_pull_in_ipywidgets():
+    code = "import sys, gif_editor; gif_editor.load; print('ipywidgets' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_help_lists_the_design_options():
+    proc = subprocess.run([sys.executable, "-m", "gif_editor", "--help"], capture_output=True, text=True, cwd=REPO,
+                          timeout=60)
+    assert proc.returncode == 0
+    for option in ("--width", "--keep-aspect", "--crop", "--rotate", "--text", "--opacity", "--position",
+                   "--brightness", "--contrast", "--speed", "--ops"):
+        assert option in proc.stdout

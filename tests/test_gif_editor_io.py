@@ -143,3 +143,20 @@ def test_fully_transparent_frame_in_a_transparent_clip_is_written_readably():
     assert back.total_duration == 600
     assert back.frames[1].getextrema()[3] == (0, 0)
     assert back.frames[-1].getextrema()[3] == (255, 255)
+
+
+def test_delta_encoded_frames_are_composed_in_full():
+    # Pillow writes later frames as changed sub-rectangles; loading must rebuild whole frames.
+    frames = []
+    for i in range(5):
+        im = Image.new("RGB", (64, 48), (20, 40, 60))
+        im.paste((250, 200, 40), (i * 10, 10, i * 10 + 12, 30))
+        frames.append(im)
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        im.seek(3)
+        assert im.tile[0][1] != (0, 0, 64, 48)  # really a partial frame on disk
+    clip = ge.load(buf.getvalue())
+    for frame, expected in zip(clip.frames, frames):
+        assert (np.asarray(frame.convert("RGB")) == np.asarray(expected)).all()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .clip import Clip
 from .errors import GifEditorError

@@ -21,7 +21,7 @@ import ipywidgets as w
 from .clip import Clip
 from .errors import GifEditorError
 from .io import load, save
-from .ops import FACTOR_RANGE, FONT_RANGE, SIZE_RANGE, SPEED_RANGE, predict_size
+from .ops import FACTOR_RANGE, FONT_RANGE, SIZE_RANGE, SPEED_RANGE, apply, predict_size
 from .settings import Settings, downscale, linked_size, render_preview, uploaded_files
 from .watermark import POSITIONS
 
@@ -185,8 +185,8 @@ class Editor:
         """Frame size that resize starts from: the source after crop and rotation."""
         assert self.clip is not None
         s = self.settings()
-        geometry = [op for op in Settings(crop_left=s.crop_left, crop_right=s.crop_right, crop_top=s.crop_top,
-                                          crop_bottom=s.crop_bottom, rotate=s.rotate).to_ops()]
+        geometry = Settings(crop_left=s.crop_left, crop_right=s.crop_right, crop_top=s.crop_top,
+                            crop_bottom=s.crop_bottom, rotate=s.rotate).to_ops()
         try:
             return predict_size(self.clip.size, geometry)
         except GifEditorError:
@@ -269,7 +269,7 @@ class Editor:
         try:
             if target.suffix.lower() not in (".gif", ".mp4"):
                 raise GifEditorError(f"save as .gif or .mp4, not {target.name!r}")
-            self.edited = edited = __import__("gif_editor").apply(self.clip, self.ops())
+            self.edited = edited = apply(self.clip, self.ops())
             save(edited, target)
         except GifEditorError as exc:
             self._fail(str(exc))

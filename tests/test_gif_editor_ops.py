@@ -1,8 +1,6 @@
 """Invariants of the GIF operations (see PITFALLS.md, "GIF editing")."""
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance

@@ -1,10 +1,7 @@
 """Property tests: random operation lists on small random GIFs decode, with predicted sizes and timing."""
 from __future__ import annotations
 
-import io
-
 from hypothesis import HealthCheck, given, settings, strategies as st
-from PIL import Image
 
 import gif_editor as ge
 from gif_editor.ops import speed_delay

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import io
 import re
 
 import pytest
-from PIL import Image
 
 pytest.importorskip("ipywidgets")
 

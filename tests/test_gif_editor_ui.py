@@ -123,3 +123,20 @@ def test_both_upload_formats():
     ed = Editor()
     ed._on_upload({"new": v7})  # what an ipywidgets 7 frontend (older Colab) delivers
     assert ed.clip is not None and ed.clip.n_frames == 2
+
+
+def test_download_in_colab_uses_files_download(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    calls = []
+    colab = types.ModuleType("google.colab")
+    colab.files = types.SimpleNamespace(download=lambda path: calls.append(path))
+    google = types.ModuleType("google")
+    google.colab = colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    ed = Editor(make_gif(n=2), output_path=tmp_path / "e.gif")
+    ed.download_button.click()
+    assert calls == [str(tmp_path / "e.gif")]
+    assert str(tmp_path / "e.gif") in ed.link.value  # the saved path is always shown too

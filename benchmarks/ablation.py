@@ -1,0 +1,147 @@
+"""Ablation: the same training budget with each improvement switched off in turn, judged by vdiff.evaluate.
+
+    python benchmarks/ablation.py --preset tiny --minutes 5 --out ablation/      # per trained variant
+    python benchmarks/ablation.py --preset smoke --max-steps 3 --out /tmp/abl   # seconds, for a check
+
+Trained variants (each gets the same --minutes of wall clock, or the same --max-steps):
+  full            everything on: AdaGN with separate time/text MLPs, perceptual loss, EMA warm-up
+  adagn_concat    one MLP on [time, text] (the reference's FiLM) instead of separate MLPs
+  no_perceptual   perceptual_weight = 0
+  ema_fixed       no EMA warm-up: decay fixed at --ema-fixed-decay (0.9999) from step 0
+Sampling variants (the "full" run's weights, sampled differently):
+  static_threshold  clip x0 to [-1, 1] instead of dynamic thresholding
+  ddpm_1000         1000-step (config.timesteps) ancestral DDPM instead of 20-step DDIM
+Writes ablation.json (every report) and ablation.md (one table) into --out, and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
+
+TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed")
+SAMPLED = ("static_threshold", "ddpm_1000")
+COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "temporal_consistency", "flicker")
+
+
+def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: float) -> dict:
+    """Config changes of a trained variant relative to the full model."""
+    full = {"adagn": "separate", "perceptual_weight": perceptual_weight}
+    changes = {"full": {}, "adagn_concat": {"adagn": "concat"}, "no_perceptual": {"perceptual_weight": 0.0},
+               "ema_fixed": {"ema_decay_min": ema_fixed_decay, "ema_decay_max": ema_fixed_decay}}
+    return {**full, **changes[name]}
+
+
+def sampling_settings(name: str, config, steps: int) -> dict:
+    """evaluate() keyword arguments of a variant: how its clips are sampled."""
+    if name == "static_threshold":
+        return {"steps": steps, "sampler": "ddim", "threshold": None}
+    if name == "ddpm_1000":
+        return {"steps": config.timesteps, "sampler": "ddpm", "threshold": "config"}
+    return {"steps": steps, "sampler": "ddim", "threshold": "config"}
+
+
+def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float | None, max_steps: int | None,
+                 variants: list[str], num_per_prompt: int, max_prompts: int | None, steps: int,
+                 perceptual_weight: float, ema_fixed_decay: float, seed: int = 0) -> dict:
+    """Train each trained variant under one budget, evaluate every variant; returns {variant: row}."""
+    from vdiff.config import get_preset
+    from vdiff.evaluate import evaluate
+    from vdiff.generate import load_pipeline
+    from vdiff.train import train
+
+    rows: dict[str, dict] = {}
+    # None keeps the preset's max_steps as a cap (it also sets the LR schedule's length).
+    budget = {"max_minutes": minutes, "max_steps": max_steps}
+    needed = [v for v in TRAINED if v in variants or (v == "full" and any(s in variants for s in SAMPLED))]
+    for name in needed:
+        config = get_preset(preset, **variant_overrides(name, perceptual_weight, ema_fixed_decay), seed=seed,
+                            sample_every=0, save_every=0)
+        run = out_dir / "runs" / name
+        t0 = time.perf_counter()
+        train(config, data_dir, run, resume=False, **budget)
+        train_s = time.perf_counter() - t0
+        log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+        stop = next((r for r in reversed(log) if r.get("event") == "stop"), {})
+        pipe = load_pipeline(run)
+        for variant in [name] + (list(SAMPLED) if name == "full" else []):
+            if variant not in variants:
+                continue
+            t1 = time.perf_counter()
+            report = evaluate(run, data_dir, num_per_prompt=num_per_prompt, max_prompts=max_prompts, seed=seed,
+                              pipeline=pipe, progress=False, **sampling_settings(variant, config, steps))
+            rows[variant] = {"run": str(run), "overrides": variant_overrides(name, perceptual_weight, ema_fixed_decay),
+                             "train_steps": stop.get("step"), "train_s": round(train_s, 1),
+                             "sample_eval_s": round(time.perf_counter() - t1, 1), "report": report}
+    return rows
+
+
+def markdown_table(rows: dict[str, dict], budget: str) -> str:
+    """One line per variant: the generated clips' metrics, then the real (ceiling) and noise (floor) rows."""
+    head = "| variant | steps | " + " | ".join(COLUMNS) + " | both (held-out) | Fréchet |"
+    lines = [f"Budget: {budget}", "", head, "|" + "---|" * (len(COLUMNS) + 4)]
+
+    def line(label: str, steps, r: dict) -> str:
+        cells = [f"{r['overall'][c]:.3f}" for c in COLUMNS] + [f"{r['heldout']['both_correct']:.3f}",
+                                                                f"{r['frechet_distance']:.1f}"]
+        return f"| {label} | {steps} | " + " | ".join(cells) + " |"
+
+    for name, row in rows.items():
+        lines.append(line(name, row["train_steps"], row["report"]["generated"]))
+    if rows:
+        any_report = next(iter(rows.values()))["report"]
+        lines.append(line("real clips (ceiling)", "-", any_report["real"]))
+        lines.append(line("noise (floor)", "-", any_report["noise"]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python benchmarks/ablation.py", description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default="tiny")
+    p.add_argument("--data", default=None, help="labeled pairs folder (default: generate one under --out)")
+    p.add_argument("--num-clips", type=int, default=2000, help="clips to generate when --data is not given")
+    p.add_argument("--out", required=True)
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock training budget per trained variant")
+    p.add_argument("--max-steps", type=int, default=None, help="step budget per trained variant (instead of minutes)")
+    p.add_argument("--variants", default=",".join(TRAINED + SAMPLED))
+    p.add_argument("--num-per-prompt", type=int, default=2)
+    p.add_argument("--max-prompts", type=int, default=None)
+    p.add_argument("--steps", type=int, default=20, help="DDIM steps of the non-DDPM variants")
+    p.add_argument("--perceptual-weight", type=float, default=0.1, help="perceptual weight of the full model")
+    p.add_argument("--ema-fixed-decay", type=float, default=0.9999)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(variants) - set(TRAINED + SAMPLED))
+    if unknown or (args.minutes is None and args.max_steps is None):
+        print(f"error: {'unknown variant(s) ' + ', '.join(unknown) if unknown else 'give --minutes or --max-steps'}",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from vdiff.config import get_preset
+    cfg = get_preset(args.preset)
+    data = Path(args.data) if args.data else out / "data"
+    if args.data is None and not (data / "manifest.jsonl").is_file():
+        from data_prep.moving_mnist import prepare_moving_mnist
+        prepare_moving_mnist(data, num=args.num_clips, size=cfg.image_size, frames=cfg.num_frames,
+                             holdout="default", progress=False)
+    budget = (f"{args.minutes} min" if args.minutes is not None else f"{args.max_steps} steps") + \
+             f" per trained variant, preset {args.preset}, {args.num_per_prompt} clips per prompt"
+    rows = run_ablation(args.preset, data, out, minutes=args.minutes, max_steps=args.max_steps, variants=variants,
+                        num_per_prompt=args.num_per_prompt, max_prompts=args.max_prompts, steps=args.steps,
+                        perceptual_weight=args.perceptual_weight, ema_fixed_decay=args.ema_fixed_decay, seed=args.seed)
+    from vdiff.evaluate import _json_safe
+    (out / "ablation.json").write_text(json.dumps(_json_safe({"budget": budget, "variants": rows}), indent=2) + "\n")
+    table = markdown_table(rows, budget)
+    (out / "ablation.md").write_text(table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

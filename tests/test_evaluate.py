@@ -5,9 +5,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -128,3 +130,45 @@ def test_cli_folder_that_is_not_a_run_is_one_line_exit_2(data_dir, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "vdiff.evaluate", "--run", str(tmp_path), "--data", str(data_dir),
                            "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "config.json" in proc.stderr
+
+
+class _FakeI3D(torch.nn.Module):
+    """Stands in for i3d_torchscript.pt: the same call signature, features = per-channel means and spreads."""
+
+    def forward(self, x, rescale: bool = False, resize: bool = False, return_features: bool = False):
+        return torch.cat([x.mean(dim=(2, 3, 4)), x.std(dim=(2, 3, 4))], dim=1)
+
+
+def test_fvd_path_loads_a_torchscript_detector_and_feeds_clips_in_minus1_1(tmp_path):
+    path = tmp_path / "i3d.pt"
+    torch.jit.script(_FakeI3D()).save(str(path))
+    white = np.full((3, 4, 8, 8, 3), 255, np.uint8)
+    feats = E.i3d_features(white, path)
+    assert feats.shape == (3, 6) and np.allclose(feats[:, :3], 1.0)  # 255 -> +1
+    with pytest.raises(ValueError, match="not found"):
+        E.i3d_features(white, tmp_path / "missing.pt")
+
+
+def test_ablation_variants_switch_off_one_improvement_each():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ablation
+
+    full = ablation.variant_overrides("full", 0.1, 0.9999)
+    assert full["perceptual_weight"] > 0 and full["adagn"] == "separate"
+    for name in ablation.TRAINED[1:]:
+        changed = ablation.variant_overrides(name, 0.1, 0.9999)
+        diff = {k for k in set(full) | set(changed) if full.get(k) != changed.get(k)}
+        assert diff and diff <= {"adagn", "perceptual_weight", "ema_decay_min", "ema_decay_max"}, name
+        assert len({k.split("_")[0] for k in diff}) == 1, name  # one improvement at a time
+    from vdiff.config import get_preset
+    cfg = get_preset("smoke")
+    assert ablation.sampling_settings("ddpm_1000", cfg, 20) == {"steps": cfg.timesteps, "sampler": "ddpm",
+                                                               "threshold": "config"}
+    assert ablation.sampling_settings("static_threshold", cfg, 20)["threshold"] is None
+
+
+def test_ablation_cli_needs_a_budget(tmp_path):
+    proc = subprocess.run([sys.executable, "benchmarks/ablation.py", "--out", str(tmp_path / "a")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 2 and "--minutes or --max-steps" in proc.stderr
+    assert not (tmp_path / "a").exists()

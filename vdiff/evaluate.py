@@ -212,7 +212,11 @@ def i3d_features(clips: np.ndarray, i3d_path: str | Path, device: str | torch.de
     path = Path(i3d_path)
     if not path.is_file():
         raise ValueError(f"I3D weights not found: {path}")
-    detector = torch.jit.load(str(path), map_location=device).eval()
+    import warnings
+
+    with warnings.catch_warnings():  # torch >= 2.10 marks jit.load deprecated; the FVD detector ships only as TorchScript
+        warnings.simplefilter("ignore", FutureWarning)
+        detector = torch.jit.load(str(path), map_location=device).eval()
     feats = []
     with torch.no_grad():
         for i in range(0, len(clips), batch_size):

@@ -1,0 +1,93 @@
+"""End to end: train smoke 30 steps (stopping and resuming halfway), then generate from the run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import write_moving_square_pairs
+from vdiff.generate import load_pipeline, main
+from vdiff.train import train
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A smoke run trained 15 steps, stopped, then resumed to 30 (the preset's length)."""
+    root = tmp_path_factory.mktemp("e2e")
+    data = write_moving_square_pairs(root / "pairs")
+    run = train("smoke", data, root / "run", max_steps=15)
+    train("smoke", data, run)
+    return run
+
+
+def test_train_resume_and_run_folder_contents(run_dir):
+    events = [json.loads(l) for l in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert [(e["event"], e["step"]) for e in events if "event" in e] == [
+        ("start", 0), ("stop", 15), ("resume", 15), ("stop", 30)]
+    losses = [e["loss"] for e in events if "event" not in e]
+    assert len(losses) == 6 and losses[-1] < losses[0]  # it learns something even in 30 steps
+    steps = [e for e in events if "event" not in e]
+    assert all(0 <= e["data_wait_share"] < 1 and e["lr"] > 0 and e["steps_per_s"] > 0 for e in steps)
+    assert all(0.0 <= e["ema_decay"] < 1 for e in steps) and steps[-1]["ema_update_count"] == 30
+    for name in ("config.json", "weights/ema.safetensors", "weights/online.safetensors", "weights/config.json",
+                 "checkpoints/step_0000015.pt", "checkpoints/step_0000030.pt",
+                 "samples/step_0000030_ema.gif", "samples/step_0000030_online.gif"):
+        assert (run_dir / name).is_file(), name
+
+
+def test_pipeline_returns_uint8_clips_reproducibly(run_dir):
+    pipe = load_pipeline(run_dir)
+    a = pipe(["square moving left", "square moving up"], num=2, steps=3, seed=1, progress=False)
+    assert a.dtype == np.uint8 and a.shape == (4, 4, 16, 16, 3)
+    b = pipe(["square moving left", "square moving up"], num=2, steps=3, seed=1, progress=False)
+    assert np.array_equal(a, b)
+    c = pipe(["square moving left"], steps=3, seed=2, progress=False)
+    assert not np.array_equal(a[0], c[0])
+    online = load_pipeline(run_dir, use_ema=False)(["square moving left"], steps=3, seed=1, progress=False)
+    assert not np.array_equal(online[0], a[0])  # EMA and online weights differ
+    with pytest.raises(ValueError, match="unknown sampler"):
+        pipe(["x"], sampler="euler")
+
+
+def test_generate_command_writes_gifs_contact_sheet_and_x_start(run_dir, tmp_path, capsys):
+    out = tmp_path / "gen"
+    code = main(["--run", str(run_dir), "--prompt", "square moving left", "--prompt", "square moving down",
+                 "--out", str(out), "--steps", "3", "--num", "2", "--sampler", "dpm++", "--threshold", "none",
+                 "--x-start"])
+    assert code == 0
+    gifs = sorted(p.name for p in out.glob("*.gif"))
+    assert len([g for g in gifs if "x_start" not in g]) == 4 and len([g for g in gifs if "x_start" in g]) == 4
+    with Image.open(out / gifs[0]) as im:
+        assert im.size == (16, 16)
+    sheet = Image.open(out / "contact_sheet.png")
+    assert sheet.height > sheet.width / 2  # four captioned rows
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--run", "{missing}", "--prompt", "a"], "run folder not found"),
+    (["--run", "{run}", "--prompt", "a", "--sampler", "euler"], "unknown sampler"),
+    (["--run", "{run}"], "at least one --prompt"),
+    (["--run", "{run}", "--prompt", "a", "--threshold", "2"], "--threshold"),
+    (["--run", "{empty}", "--prompt", "a"], "not a run folder"),
+])
+def test_generate_user_errors_are_one_line_exit_2(run_dir, tmp_path, capsys, args, message):
+    (tmp_path / "empty").mkdir()
+    fill = {"missing": tmp_path / "missing", "run": run_dir, "empty": tmp_path / "empty"}
+    argv = [a.format(**fill) for a in args] + ["--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_weights_is_a_clear_error(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / "weights" / "ema.safetensors").unlink()
+    with pytest.raises(ValueError, match="no weights at"):
+        load_pipeline(copy)

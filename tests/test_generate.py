@@ -91,3 +91,13 @@ def test_missing_weights_is_a_clear_error(run_dir, tmp_path):
     (copy / "weights" / "ema.safetensors").unlink()
     with pytest.raises(ValueError, match="no weights at"):
         load_pipeline(copy)
+
+
+def test_loss_plot(run_dir, tmp_path):
+    from vdiff.plot import plot_losses
+
+    png = plot_losses(run_dir, tmp_path / "loss.png")
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.width > 300
+    with pytest.raises(ValueError, match="no log"):
+        plot_losses(tmp_path)

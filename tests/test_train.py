@@ -122,3 +122,16 @@ def test_two_process_accelerate_run_on_cpu_resumes(pairs_dir, tmp_path):
     assert state["step"] == 5
     # Each step consumed 2 x batch_size clips (one batch per process).
     assert state["data"]["position"] == 5 * 2 * state["config"]["batch_size"]
+
+
+def test_precision_follows_compute_capability_not_bf16_emulation():
+    from vdiff.env import choose_precision, env_report
+
+    assert choose_precision("cuda", (8, 0)) == "bf16"   # A100
+    assert choose_precision("cuda", (8, 9)) == "bf16"   # L4
+    assert choose_precision("cuda", (7, 5)) == "fp16"   # T4: emulated bf16 does not count
+    assert choose_precision("cuda", (7, 5), "no") == "no"
+    assert choose_precision("cpu", None, "bf16") == "no"
+    report = env_report()
+    if report.device == "cpu":
+        assert report.precision == "no" and report.gpu_name is None and "precision=no" in str(report)

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--brightness", type=float, help="0.1-3.0 (1 = unchanged)")
     p.add_argument("--contrast", type=float, help="0.1-3.0 (1 = unchanged)")
     p.add_argument("--speed", type=float, help="0.1-5.0 (2 = twice as fast)")
+    p.add_argument("--palette", choices=("octree", "mediancut"), default="octree",
+                   help="GIF colour quantiser: octree (fast, default) or mediancut (slower, slightly truer)")
     return p
 
 
@@ -95,7 +97,7 @@ def ops_from_args(args: argparse.Namespace) -> list[dict]:
     return normalize(list(ops.values()))
 
 
-def edit_file(src: Path, dst: Path, ops: list[dict]) -> str:
+def edit_file(src: Path, dst: Path, ops: list[dict], palette: str = "octree") -> str:
     """Edit one file; refuses to write over its own input. Returns a summary line."""
     from .ops import apply
 
@@ -105,11 +107,11 @@ def edit_file(src: Path, dst: Path, ops: list[dict]) -> str:
         raise GifEditorError(f"output {dst.name} must end in .gif or .mp4")
     clip = load(src)
     out = apply(clip, ops)
-    save(out, dst)
+    save(out, dst, palette=palette)
     return f"{src.name}: {clip.describe()} -> {dst} ({out.describe()})"
 
 
-def run_batch(src_dir: Path, out_dir: Path, ops: list[dict]) -> int:
+def run_batch(src_dir: Path, out_dir: Path, ops: list[dict], palette: str = "octree") -> int:
     files = sorted(p for p in src_dir.iterdir() if p.is_file() and p.suffix.lower() in BATCH_SUFFIXES)
     if not files:
         raise GifEditorError(f"no .gif files in {src_dir}")
@@ -121,7 +123,7 @@ def run_batch(src_dir: Path, out_dir: Path, ops: list[dict]) -> int:
     written, skipped = 0, []
     for src in files:
         try:
-            edit_file(src, out_dir / src.name, ops)
+            edit_file(src, out_dir / src.name, ops, palette)
             written += 1
         except (GifEditorError, OSError) as exc:
             skipped.append(f"{src.name}: {exc}")
@@ -137,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         ops = ops_from_args(args)
         src, dst = Path(args.input), Path(args.output)
         if src.is_dir():
-            return run_batch(src, dst, ops)
-        print(edit_file(src, dst, ops))
+            return run_batch(src, dst, ops, args.palette)
+        print(edit_file(src, dst, ops, args.palette))
         return 0
     except GifEditorError as exc:
         print(f"gif_editor: error: {exc}", file=sys.stderr)

@@ -117,9 +117,17 @@ def _to_palette(frame: Image.Image, transparent: bool, method: Image.Quantize, f
     return pal
 
 
-def encode_gif(clip: Clip, *, fast: bool = False) -> bytes:
-    """GIF bytes of a clip. `fast` uses the octree quantiser (previews)."""
-    method = Image.Quantize.FASTOCTREE if fast else Image.Quantize.MEDIANCUT
+# Per-frame palette methods. On photographic 480x270 frames (scikit-learn's sample photos) octree
+# takes ~2 ms for a mean error of ~3.6 levels, median cut ~160 ms for ~2.7: median cut alone would
+# spend 16 s on a 100-frame clip, so octree is the default and median cut is one option away.
+PALETTES = {"octree": Image.Quantize.FASTOCTREE, "mediancut": Image.Quantize.MEDIANCUT}
+
+
+def encode_gif(clip: Clip, *, palette: str = "octree") -> bytes:
+    """GIF bytes of a clip, each frame with its own adaptive palette built from RGB."""
+    if palette not in PALETTES:
+        raise GifEditorError(f"palette must be one of {', '.join(PALETTES)}, got {palette!r}")
+    method = PALETTES[palette]
     transparent = clip.transparent and any(f.getextrema()[3][0] < _ALPHA_CUT for f in clip.frames)
     frames = [_to_palette(f, transparent, method, first=i == 0) for i, f in enumerate(clip.frames)]
     # GIF delays are whole centiseconds and Pillow truncates: round here so nothing is lost.
@@ -146,15 +154,18 @@ def _atomic_write(data: bytes, path: Path) -> None:
         raise
 
 
-def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | None = None, fast: bool = False) -> bytes:
+def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | None = None,
+         palette: str = "octree") -> bytes:
     """Encode a clip as GIF (or MP4 when the path ends in .mp4 or format="mp4").
+
+    `palette`: "octree" (fast, the default) or "mediancut" (slower, slightly truer colours).
 
     Returns the bytes; with a path they are also written there atomically (temp file, rename),
     so a failed save never leaves a half-written file in place of a good one.
     """
     fmt = (format or (Path(path).suffix.lstrip(".") if path is not None else "gif") or "gif").lower()
     if fmt == "gif":
-        data = encode_gif(clip, fast=fast)
+        data = encode_gif(clip, palette=palette)
     elif fmt == "mp4":
         data = encode_mp4(clip)
     else:

@@ -115,4 +115,4 @@ def downscale(clip: Clip, max_side: int) -> Clip:
 def render_preview(clip: Clip, ops: list[dict], max_side: int = 480) -> tuple[bytes, Clip]:
     """GIF bytes of the edited clip, downscaled for display, and the edited clip at full size."""
     edited = apply(clip, ops)
-    return save(downscale(edited, max_side), fast=True), edited
+    return save(downscale(edited, max_side)), edited

@@ -158,7 +158,7 @@ class Editor:
             return None
         self.clip, self.edited = clip, None
         self.source_name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "upload.gif")
-        self.original.value = save(downscale(clip, _ORIGINAL_MAX_SIDE), fast=True)
+        self.original.value = save(downscale(clip, _ORIGINAL_MAX_SIDE))
         self.original_info.value = html.escape(f"{self.source_name}: {clip.describe()}")
         self.result.value = b""
         self.result_info.value = self.link.value = ""
@@ -260,7 +260,7 @@ class Editor:
         self._ok(f"preview: {self.edited.describe()}")
         return data
 
-    def save(self, path: str | os.PathLike | None = None) -> Path | None:
+    def save(self, path: str | os.PathLike | None = None, palette: str = "octree") -> Path | None:
         """Write the full-size edit (.gif or .mp4) to `path` (default: the Save-as box)."""
         if self.clip is None:
             self._fail("load a GIF first (upload or path)")
@@ -270,7 +270,7 @@ class Editor:
             if target.suffix.lower() not in (".gif", ".mp4"):
                 raise GifEditorError(f"save as .gif or .mp4, not {target.name!r}")
             self.edited = edited = apply(self.clip, self.ops())
-            save(edited, target)
+            save(edited, target, palette=palette)
         except GifEditorError as exc:
             self._fail(str(exc))
             return None

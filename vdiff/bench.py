@@ -216,7 +216,20 @@ def autocast_for(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
-def measure(subject: Subject, device: torch.device, precision: str, args, peak_tflops: float) -> dict:
+def measure_memory(subject: Subject, device: torch.device, precision: str) -> dict:
+    """Parameters and activation memory only: one training forward, no timing (fast on a CPU)."""
+    model = subject.model.train()
+    with autocast_for(device, precision):
+        activations = saved_activation_bytes(subject.train_loss)
+    params = param_count(model)
+    # fp32 weights + grads + AdamW's two moments
+    return {"model": subject.name, "params": params, "params_m": params / 1e6,
+            "saved_activations_mb": activations / 2 ** 20, "weights_grads_adam_mb": 16 * params / 2 ** 20}
+
+
+def measure(subject: Subject, device: torch.device, precision: str, args, peak_tflops: float | None) -> dict:
+    if args.memory_only:
+        return measure_memory(subject, device, precision)
     model = subject.model
     batch = subject.x.shape[0]
     params = param_count(model)
@@ -276,6 +289,9 @@ def measure(subject: Subject, device: torch.device, precision: str, args, peak_t
 
 
 def ratios(ours: dict, base: dict) -> dict:
+    if "clips_per_s" not in ours:  # --memory-only
+        return {"params": ours["params"] / base["params"],
+                "saved_activations": ours["saved_activations_mb"] / base["saved_activations_mb"]}
     out = {
         "train_clips_per_s": ours["clips_per_s"] / base["clips_per_s"],
         "denoise_call_speedup": base["denoise_call_s"] / ours["denoise_call_s"],
@@ -307,6 +323,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--baseline-sample-steps", type=int, default=3,
                         help="baseline sampler steps actually timed (then extrapolated to 1000)")
     parser.add_argument("--no-sample", action="store_true", help="skip the sampling comparison")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only parameters and activation memory (e.g. msrvtt at batch 8 on a CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -358,7 +376,7 @@ def run(args: argparse.Namespace) -> dict:
     precision = resolve_precision(args.precision, device)
     config = get_preset(args.preset)
     peak_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    peak = matmul_peak_tflops(device, peak_dtype)
+    peak = None if args.memory_only else matmul_peak_tflops(device, peak_dtype)
     result: dict = {
         "preset": args.preset, "batch": args.batch, "image_size": config.image_size,
         "num_frames": config.num_frames, "dim": config.dim, "dim_mults": list(config.dim_mults),

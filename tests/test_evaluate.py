@@ -172,3 +172,16 @@ def test_ablation_cli_needs_a_budget(tmp_path):
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 2 and "--minutes or --max-steps" in proc.stderr
     assert not (tmp_path / "a").exists()
+
+
+def test_a_broken_real_gif_is_skipped_and_counted(data_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "digits"
+    shutil.copytree(data_dir, copy)
+    prompts = E.read_prompts(copy)
+    victim = prompts[0].real_files[0]
+    victim.write_bytes(b"GIF89a not really")
+    clips, owner, skipped = E.load_real(prompts, 1, 4, 16)
+    assert skipped == 1 and len(clips) == len(owner) == len(prompts) - 1
+    assert victim.read_bytes() == b"GIF89a not really"  # inputs are never rewritten

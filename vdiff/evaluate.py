@@ -256,10 +256,10 @@ def evaluate(run_dir: str | Path, data_dir: str | Path, *, num_per_prompt: int =
                      guidance=guidance, threshold=threshold, seed=seed, progress=progress)
     gen_owner = [i for i in range(len(prompts)) for _ in range(num_per_prompt)]
     # Two disjoint real sets: the reference for Fréchet distances and the "real" ceiling row.
-    reference, _, skipped_a = load_real(prompts, num_per_prompt, frames, size, offset=0)
+    reference, ref_owner, skipped_a = load_real(prompts, num_per_prompt, frames, size, offset=0)
     real, real_owner, skipped_b = load_real(prompts, num_per_prompt, frames, size, offset=num_per_prompt)
     if not len(real):  # a small folder: score the reference clips themselves as the ceiling
-        real, real_owner = reference, [i for i, p in enumerate(prompts) for _ in p.real_files[:num_per_prompt]]
+        real, real_owner = reference, ref_owner
     noise = noise_clips(len(generated), frames, size, seed=seed)
     ref_feats = judge_clips(judge, reference).features if len(reference) else None
 

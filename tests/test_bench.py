@@ -70,3 +70,17 @@ def test_bad_arguments_exit_2_with_one_line(args, message):
     assert message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_memory_only_reports_activation_memory_without_timing():
+    proc = subprocess.run([sys.executable, "-m", "vdiff.bench", "--preset", "smoke", "--batch", "2",
+                           "--memory-only", "--device", "cpu"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["saved_activations_mb"] > 0 and "clips_per_s" not in result
+    assert result["weights_grads_adam_mb"] == pytest.approx(16 * result["params"] / 2 ** 20)
+    # activations grow with the batch: twice the clips, (almost exactly) twice the memory
+    proc4 = subprocess.run([sys.executable, "-m", "vdiff.bench", "--preset", "smoke", "--batch", "4",
+                            "--memory-only", "--device", "cpu"], capture_output=True, text=True, timeout=120)
+    ratio = json.loads(proc4.stdout)["saved_activations_mb"] / result["saved_activations_mb"]
+    assert 1.8 < ratio < 2.1

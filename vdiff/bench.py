@@ -380,6 +380,8 @@ def run(args: argparse.Namespace) -> dict:
     result: dict = {
         "preset": args.preset, "batch": args.batch, "image_size": config.image_size,
         "num_frames": config.num_frames, "dim": config.dim, "dim_mults": list(config.dim_mults),
+        # our training step is the preset's real one: with a perceptual weight it runs VGG16-BN too
+        "perceptual_weight": config.perceptual_weight, "cross_attention": config.cross_attention,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({platform.processor() or platform.machine()})",
         "threads": torch.get_num_threads(), "torch": torch.__version__, "precision": precision,
         "compile": args.compile, "matmul_peak_tflops": peak,

@@ -400,7 +400,9 @@ def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        result = run(args)
+        # Libraries print progress (e.g. torch.hub downloads) to stdout: keep stdout for the JSON.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run(args)
     except ValueError as e:
         sys.stderr.write(f"vdiff.bench: error: {e}\n")
         return 2

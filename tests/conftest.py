@@ -37,3 +37,18 @@ def write_moving_square_pairs(folder: Path, num: int = 8, size: int = 20, frames
 def pairs_dir(tmp_path: Path) -> Path:
     """A small synthetic pairs folder: 8 GIF + caption pairs, 20x24 pixels, 6 frames."""
     return write_moving_square_pairs(tmp_path / "pairs")
+
+
+@pytest.fixture
+def single_thread_torch():
+    """Run torch on one intra-op thread for this test.
+
+    On a 2-core machine shared with other jobs, two OpenMP threads that wait for each other made a
+    smoke training step 10-40x slower (0.3 s -> 3-12 s); one thread keeps test times predictable.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -12,14 +12,21 @@ from conftest import write_moving_square_pairs
 from vdiff.generate import load_pipeline, main
 from vdiff.train import train
 
+pytestmark = pytest.mark.usefixtures("single_thread_torch")
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A smoke run trained 15 steps, stopped, then resumed to 30 (the preset's length)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # see conftest.single_thread_torch
     root = tmp_path_factory.mktemp("e2e")
     data = write_moving_square_pairs(root / "pairs")
     run = train("smoke", data, root / "run", max_steps=15)
     train("smoke", data, run)
+    torch.set_num_threads(threads)
     return run
 
 

@@ -15,6 +15,7 @@ from vdiff.checkpoint import list_checkpoints, load_checkpoint, load_weights
 from vdiff.config import get_preset
 from vdiff.train import TrainingStopped, main, train
 
+pytestmark = pytest.mark.usefixtures("single_thread_torch")
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -19,7 +19,7 @@ from .config import Config
 __all__ = ["UNet3D", "AdaGN", "group_count"]
 
 
-class UNetLevel(nn.Module):
+class SpaceTimeBlock(nn.Module):
     """One residual block followed by its temporal layer, spatial attention and cross-attention."""
 
     def __init__(self, in_ch: int, out_ch: int, resolution: int, config: Config, text_dim: int,
@@ -71,21 +71,21 @@ class UNet3D(nn.Module):
         ch, res = dim, config.image_size
         for i, width in enumerate(widths):
             for _ in range(config.num_res_blocks):
-                self.down.append(UNetLevel(ch, width, res, config, text_dim, time_dim, cond_dim))
+                self.down.append(SpaceTimeBlock(ch, width, res, config, text_dim, time_dim, cond_dim))
                 ch = width
                 skip_widths.append(ch)
             last = i == len(widths) - 1
             self.downsample.append(nn.Identity() if last else Downsample(ch))
             res = res if last else res // 2
 
-        self.mid1 = UNetLevel(ch, ch, res, config, text_dim, time_dim, cond_dim)
+        self.mid1 = SpaceTimeBlock(ch, ch, res, config, text_dim, time_dim, cond_dim)
         self.mid2 = ResBlock(ch, ch, time_dim, cond_dim, config.adagn, config.dropout)
 
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for i, width in reversed(list(enumerate(widths))):
             for _ in range(config.num_res_blocks):
-                self.up.append(UNetLevel(ch + skip_widths.pop(), width, res, config, text_dim, time_dim, cond_dim))
+                self.up.append(SpaceTimeBlock(ch + skip_widths.pop(), width, res, config, text_dim, time_dim, cond_dim))
                 ch = width
             first = i == 0
             self.upsample.append(nn.Identity() if first else Upsample(ch))

@@ -18,6 +18,15 @@ from vdiff import evaluate as E  # noqa: E402
 from vdiff.judge import judge_clips, load_judge  # noqa: E402
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    # Module scope so the trained-run fixture gets it too; see conftest.single_thread_torch for why.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("digits")

@@ -12,6 +12,15 @@ from data_prep.moving_mnist import generate_labeled
 from vdiff import judge as J
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    # Module scope so the trained-run fixture gets it too; see conftest.single_thread_torch for why.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_committed_judge_is_accurate_on_fresh_heldout_clips():
     # Seeds 10_000+ are never used for training; seed 7 is also not the held-out seed stored in the weights.
     model = J.load_judge()

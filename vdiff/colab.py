@@ -50,3 +50,13 @@ def show_gifs(paths: list[str | Path], captions: list[str] | None = None, width:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def suggest_preset(report=None) -> str:
+    """A preset for the accelerator found: 64x64x16 on an A100/L4/H100-class GPU, `tiny` below that."""
+    from .env import env_report
+
+    report = report or env_report()
+    if report.device == "cuda" and (report.gpu_memory_gb or 0) >= 20:
+        return "moving_mnist"  # A100 (40/80 GB), L4 (22 GB), H100: bf16, batch 16 at 64x64x16
+    return "tiny"  # CPU, or a T4/V100-class GPU with 16 GB: start small, then raise the preset

@@ -89,7 +89,7 @@ class Config:
     sample_steps: int = 20
     sampler: str = "ddim"                          # "ddim", "ddpm" or "dpm++"
     guidance_scale: float = 2.0
-    threshold: float | None = 0.995                # dynamic thresholding quantile; None = static clip
+    threshold: float | None = 0.995                # dynamic-thresholding quantile p; None = static clip to [-1, 1]
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep tuples so configs compare equal after a round trip.

@@ -32,10 +32,12 @@ class Pipeline:
     @torch.no_grad()
     def __call__(self, prompts: str | list[str], *, num: int = 1, steps: int = 20, sampler: str = "ddim",
                  guidance: float = 2.0, threshold: float | str | None = 0.995, seed: int = 0,
-                 return_x_start: bool = False, progress: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+                 return_x_start: bool = False, x_start_every_step: bool = False,
+                 progress: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """``num`` clips per prompt, prompt-major; ``threshold=None`` clips x0 to [-1, 1] (static).
 
-        With ``return_x_start`` also the final predicted x0 of each clip.
+        With ``return_x_start`` also the final predicted x0 of each clip ``[N, F, H, W, 3]``, or with
+        ``x_start_every_step`` as well, the prediction after every sampler step ``[steps, N, F, H, W, 3]``.
         """
         from .video import to_uint8
 
@@ -55,7 +57,11 @@ class Pipeline:
             text_mask=emb.mask.to(self.device) if cross else None,
             sampler=sampler, steps=steps, guidance_scale=guidance,
             threshold="static" if threshold is None else threshold,
-            generator=seed, progress=progress, return_x_start=return_x_start)
+            generator=seed, progress=progress, return_x_start=return_x_start or x_start_every_step,
+            x_start_every_step=x_start_every_step)
+        if x_start_every_step:
+            clips, per_step = out
+            return _rgb(to_uint8(clips)), np.stack([_rgb(to_uint8(x.clamp(-1, 1))) for x in per_step])
         if return_x_start:
             clips, x_start = out
             return _rgb(to_uint8(clips)), _rgb(to_uint8(x_start.clamp(-1, 1)))

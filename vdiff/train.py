@@ -15,6 +15,7 @@ import math
 import random
 import sys
 import time
+import types
 import warnings
 from pathlib import Path
 from typing import Any
@@ -365,6 +366,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run folder: {run}")
     return 0
 
+
+class _CallableModule(types.ModuleType):
+    """``vdiff.train`` names both this module and its ``train`` function (DESIGN.md: ``vdiff.train(config)``).
+
+    Importing the module rebinds the package attribute to the module, so the module forwards calls.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Path:
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     sys.exit(main())

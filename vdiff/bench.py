@@ -28,15 +28,12 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .cli import OneLineParser
 from .config import Config, get_preset, preset_names
 
 BASELINE = "video-diffusion-pytorch==0.7.0"
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one clear line and status 2, no usage dump
-        sys.stderr.write(f"vdiff.bench: error: {message}\n")
-        sys.exit(2)
 
 
 # --- measuring primitives ---------------------------------------------------------------
@@ -306,7 +303,7 @@ def ratios(ours: dict, base: dict) -> dict:
 
 # --- command line ---------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = _OneLineParser(prog="python -m vdiff.bench", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m vdiff.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", action="store_true", help=f"also measure {BASELINE} at the same size")
     parser.add_argument("--preset", default="bench", help="config preset (default: bench)")
     parser.add_argument("--batch", type=int, default=4, help="clips per training step and denoiser call")

@@ -18,13 +18,13 @@ import argparse
 import json
 import re
 import sys
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .cli import OneLineParser, parse_threshold
 from .judge import NO_MOTION, Judgement, judge_clips, judge_metadata, load_judge
 
 CAPTION_RE = re.compile(r"^digit (\d) moving (left|right|up|down)$")
@@ -334,13 +334,10 @@ def write_report(report: dict, path: str | Path) -> Path:
     return path
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage block
-        self.exit(2, f"error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m vdiff.evaluate", description="Judge a trained run on labeled moving digits.")
+    p = OneLineParser(prog="python -m vdiff.evaluate", description="Judge a trained run on labeled moving digits.")
     p.add_argument("--run", required=True, help="run folder written by vdiff.train")
     p.add_argument("--data", required=True, help="labeled pairs folder (manifest rows with digits/directions/split)")
     p.add_argument("--out", required=True, help="JSON file to write")
@@ -358,18 +355,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _threshold_arg(text: str) -> float | str | None:
-    if text in ("config", "static"):
-        return text
-    if text == "none":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"--threshold must be a quantile in (0, 1], 'none' or 'config', got {text!r}") from None
-    if not 0 < value <= 1:
-        raise ValueError(f"--threshold must be a quantile in (0, 1], got {value}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(args.data).is_dir():
             raise ValueError(f"data folder not found: {args.data}")
         report = evaluate(args.run, args.data, num_per_prompt=args.num_per_prompt, steps=args.steps,
-                          sampler=args.sampler, guidance=args.guidance, threshold=_threshold_arg(args.threshold),
+                          sampler=args.sampler, guidance=args.guidance, threshold=parse_threshold(args.threshold, extra=("config",)),
                           seed=args.seed, max_prompts=args.max_prompts, use_ema=not args.no_ema,
                           device=args.device, i3d_path=args.i3d, judge_path=args.judge)
     except (ValueError, FileNotFoundError) as exc:

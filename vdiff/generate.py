@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .cli import OneLineParser, parse_threshold
 from .config import Config
 
 SAMPLERS = ("ddim", "ddpm", "dpm++")
@@ -105,26 +106,12 @@ def slug(text: str, max_len: int = 60) -> str:
     return s[:max_len] or "prompt"
 
 
-def _threshold(text: str) -> float | None:
-    if text.lower() in ("none", "static"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"--threshold must be a quantile in (0, 1] or 'none', got {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise ValueError(f"--threshold must be a quantile in (0, 1] or 'none', got {text!r}")
-    return value
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage block
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m vdiff.generate", description="Generate GIFs from text with a trained run.")
+    p = OneLineParser(prog="python -m vdiff.generate", description="Generate GIFs from text with a trained run.")
     p.add_argument("--run", required=True, help="run folder written by python -m vdiff.train")
     p.add_argument("--prompt", action="append", default=[], help="a text prompt (repeat for several)")
     p.add_argument("--out", required=True, help="folder for the GIFs and the contact sheet")
@@ -147,7 +134,7 @@ def generate_files(args: argparse.Namespace) -> list[Path]:
         raise ValueError("give at least one --prompt")
     if args.sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {args.sampler!r}; choose one of: {', '.join(SAMPLERS)}")
-    threshold = _threshold(args.threshold)
+    threshold = parse_threshold(args.threshold)
     pipe = load_pipeline(args.run, use_ema=not args.no_ema)
     result = pipe(args.prompt, num=args.num, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
                   threshold=threshold, seed=args.seed, return_x_start=args.x_start)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .cli import OneLineParser
 from .config import Config, get_preset
 
 CHECKPOINT_DIR = "checkpoints"
@@ -327,14 +328,10 @@ def train(config: Config | str, data_dir: str | Path, out_dir: str | Path, *, ma
 
 # --- command line --------------------------------------------------------------------------------
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage block
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m vdiff.train", description="Train the text-to-video diffusion model "
+    p = OneLineParser(prog="python -m vdiff.train", description="Train the text-to-video diffusion model "
                 "on a folder of <name>.gif + <name>.txt pairs. Resumes when RUN_DIR holds checkpoints.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--preset", help="a named preset (smoke, tiny, moving_mnist, msrvtt, ...)")

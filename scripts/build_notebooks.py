@@ -40,14 +40,24 @@ ENV = '''from vdiff.env import env_report
 print(env_report())'''
 
 
+# Every notebook's form ends with these: Drive storage, the Colab install, and CI's small run.
+COMMON_PARAMS = [
+    "USE_DRIVE = False  #@param {type:\"boolean\"}",
+    "INSTALL = True  #@param {type:\"boolean\"}",
+    "SMOKE = False  #@param {type:\"boolean\"}",
+]
+
+
 def params(lines: list[str]) -> nbformat.NotebookNode:
-    cell = new_code_cell("#@title Parameters\n" + "\n".join(lines))
+    cell = new_code_cell("#@title Parameters\n" + "\n".join(lines + COMMON_PARAMS))
     cell.metadata["tags"] = ["parameters"]
     return cell
 
 
 def notebook(out_dir: Path, name: str, title: str, about: str, cells: list) -> None:
     nb = new_notebook(cells=[new_markdown_cell(f"# {title}\n\n{badge(name)}\n\n{about}"), *cells])
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i:02d}"  # stable ids: rebuilding leaves an unchanged notebook byte for byte
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["accelerator"] = "GPU"
@@ -75,9 +85,6 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 "SIZE = 32  #@param [32, 64] {type:\"raw\"}",
                 "FRAMES = 8  #@param [8, 16] {type:\"raw\"}",
                 'CAPTION = "auto"  #@param ["auto", "txt", "filename", "model", "none"]',
-                "USE_DRIVE = False  #@param {type:\"boolean\"}",
-                "INSTALL = True  #@param {type:\"boolean\"}",
-                "SMOKE = False  #@param {type:\"boolean\"}",
             ]),
             new_code_cell(SETUP),
             new_code_cell(ENV),
@@ -141,9 +148,6 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 'PRESET = "auto"  #@param ["auto", "tiny", "moving_mnist", "msrvtt", "smoke"]',
                 "MAX_MINUTES = 60  #@param {type:\"number\"}",
                 "MAX_STEPS = 0  #@param {type:\"integer\"}",
-                "USE_DRIVE = False  #@param {type:\"boolean\"}",
-                "INSTALL = True  #@param {type:\"boolean\"}",
-                "SMOKE = False  #@param {type:\"boolean\"}",
             ]),
             new_code_cell(SETUP),
             new_code_cell(ENV),
@@ -206,9 +210,6 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 "NUM_PER_PROMPT = 2  #@param {type:\"integer\"}",
                 "USE_EMA = True  #@param {type:\"boolean\"}",
                 "COMPARE_DDPM = True  #@param {type:\"boolean\"}",
-                "USE_DRIVE = False  #@param {type:\"boolean\"}",
-                "INSTALL = True  #@param {type:\"boolean\"}",
-                "SMOKE = False  #@param {type:\"boolean\"}",
             ]),
             new_code_cell(SETUP),
             new_code_cell(ENV),
@@ -277,9 +278,6 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 'OUTPUT_GIF = "outputs/edited.gif"  #@param {type:"string"}',
                 'EDIT_OPS = \'[{"op": "resize", "width": 256, "keep_aspect": true}, {"op": "text", "text": "vdiff", "font_size": 20, "opacity": 200, "position": "bottom-right"}, {"op": "speed", "factor": 0.5}]\'  #@param {type:"string"}',
                 "INTERACTIVE = True  #@param {type:\"boolean\"}",
-                "USE_DRIVE = False  #@param {type:\"boolean\"}",
-                "INSTALL = True  #@param {type:\"boolean\"}",
-                "SMOKE = False  #@param {type:\"boolean\"}",
             ]),
             new_code_cell(SETUP),
             new_code_cell(

@@ -137,3 +137,20 @@ def test_batch_order_resumes_exactly_and_splits_processes():
     r1 = iter(StepBatchSampler(10, 5, seed=1, rank=1, world_size=2))
     epoch = [k for k, _ in next(r0)] + [k for k, _ in next(r1)]
     assert sorted(epoch) == list(range(10))  # one epoch, shared without overlap
+
+
+def test_holdout_pairs_and_mirrored_holdout_captions_stay_out_of_training(tmp_path):
+    import json
+
+    import data_prep
+
+    data_prep.prepare_moving_mnist(tmp_path, num=80, size=16, frames=4, holdout="default", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    held = {r["caption"] for r in rows if r["split"] == "holdout"}
+    assert held and any("right" in c or "left" in c for c in held)  # a flip could create one
+
+    ds = PairsDataset(tmp_path, config(hflip=True), HashEncoder())
+    assert len(ds) == sum(r["split"] == "train" for r in rows)
+    seen = {ds[(i, seed)]["caption"] for i in range(len(ds)) for seed in range(6)}
+    assert seen.isdisjoint(held)
+    assert any(c.endswith("left") for c in seen) and any(c.endswith("right") for c in seen)  # flips still happen

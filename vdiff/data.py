@@ -8,6 +8,7 @@ maybe flip the whole clip (never single frames), and scale to [-1, 1].
 """
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from pathlib import Path
@@ -74,9 +75,15 @@ class PairsDataset(torch.utils.data.Dataset):
         self.names: list[str] = []
         self.clips: list[np.ndarray] = []
         self.captions: list[str] = []
+        # Pairs the manifest marks split="holdout" (data_prep --holdout) are kept out of training,
+        # and so are flips that would mirror a clip into a held-out caption ("moving left" -> "right").
+        held_names, self.heldout_captions = read_holdout(self.root)
         for gif in sorted(self.root.glob("*.gif")):
+            if gif.stem in held_names:
+                self.skipped[gif.stem] = "held out (manifest split)"
+                continue
             self._add(gif)
-        if self.skipped:
+        if any(r != "held out (manifest split)" for r in self.skipped.values()):
             warnings.warn(f"{self.root}: skipped {len(self.skipped)} unusable pair(s): "
                           + "; ".join(f"{n} ({r})" for n, r in list(self.skipped.items())[:5])
                           + (" ..." if len(self.skipped) > 5 else ""), stacklevel=2)
@@ -133,7 +140,7 @@ class PairsDataset(torch.utils.data.Dataset):
         clip = self.clips[index]
         frames = clip[frame_indices(len(clip), self.config.num_frames, self.config.frame_sampling, rng)]
         caption = self.captions[index]
-        if self.config.hflip and rng.random() < 0.5:
+        if self.config.hflip and rng.random() < 0.5 and mirror_caption(caption) not in self.heldout_captions:
             frames = frames[:, :, ::-1]  # the whole clip at once: motion stays coherent
             caption = mirror_caption(caption)
         video = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float() / 127.5 - 1.0
@@ -145,6 +152,24 @@ class PairsDataset(torch.utils.data.Dataset):
             item["text_tokens"] = self.text_tokens[j]
             item["text_mask"] = self.text_mask[j]
         return item
+
+
+def read_holdout(root: Path) -> tuple[set[str], set[str]]:
+    """Names and captions of the pairs that ``manifest.jsonl`` marks ``"split": "holdout"``."""
+    manifest = root / "manifest.jsonl"
+    names: set[str] = set()
+    captions: set[str] = set()
+    if not manifest.is_file():
+        return names, captions
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a damaged manifest line only loses its holdout mark, never the run
+        if isinstance(row, dict) and row.get("split") == "holdout" and "name" in row:
+            names.add(str(row["name"]))
+            captions.add(" ".join(str(row.get("caption", "")).split()))
+    return names, captions
 
 
 class StepBatchSampler(torch.utils.data.Sampler):

@@ -35,14 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     import data_prep
     import gif_editor
     import vdiff
-    from vdiff.env import environment_report, suggest_preset
+    from vdiff.colab import suggest_preset
+    from vdiff.env import env_report
     from vdiff.plot import plot_losses
     from vdiff.video import contact_sheet, save_gif
 
-    report = environment_report()
+    report = env_report()
     print(report)
-    gpu = report.get("device", "cpu") != "cpu" if isinstance(report, dict) else "cuda" in str(report)
-    preset = args.preset or ("tiny" if not gpu else suggest_preset())
+    gpu = report.device == "cuda"
+    preset = args.preset or suggest_preset(report)
     config = vdiff.get_preset(preset)
     minutes = args.minutes if args.minutes is not None else (30.0 if gpu else 15.0)
     num_clips = args.clips or (4000 if preset == "tiny" else 20000)
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         gifs.append(gen_dir / (prompt.replace(" ", "_") + ".gif"))
         save_gif(clip, gifs[-1], fps=8)
     sheet = contact_sheet(list(clips), PROMPTS, out / "contact_sheet.png")
-    losses = plot_losses(run_dir / "log.jsonl", out / "loss.png")
+    losses = plot_losses(run_dir, out / "loss.png")
 
     print("4/4 editing one GIF with gif_editor")
     edited = out / "edited.gif"

@@ -13,7 +13,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from .pairs import UserError, atomic_write, clean_caption, safe_name
+from .atomic import atomic_write
+from .pairs import UserError, clean_caption, safe_name
 
 SEARCH_URL = "https://api.giphy.com/v1/gifs/search"
 ATTRIBUTION = "Powered By GIPHY"

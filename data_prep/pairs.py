@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from .atomic import atomic_write
 
 MANIFEST = "manifest.jsonl"
 REPORT = "prepare_report.json"
@@ -45,19 +44,6 @@ def safe_name(text: str, max_len: int = 100) -> str:
 def clean_caption(text: str) -> str:
     """One line, single spaces: a caption file holds exactly one caption."""
     return " ".join(str(text).split())
-
-
-def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
-    """Write through a temp file in the same folder, then rename: an interrupted run leaves no half file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_gif(frames: np.ndarray, path: Path, fps: float = 8) -> int:

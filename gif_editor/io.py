@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageSequence
 
+from data_prep.atomic import atomic_write
+
 from .clip import Clip
 from .errors import GifEditorError
 
@@ -142,18 +144,6 @@ def encode_gif(clip: Clip, *, palette: str = "octree") -> bytes:
     return buf.getvalue()
 
 
-def _atomic_write(data: bytes, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | None = None,
          palette: str = "octree") -> bytes:
     """Encode a clip as GIF (or MP4 when the path ends in .mp4 or format="mp4").
@@ -171,7 +161,7 @@ def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | Non
     else:
         raise GifEditorError(f"cannot save as .{fmt}: use .gif or .mp4")
     if path is not None:
-        _atomic_write(data, Path(path))
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     return data
 
 

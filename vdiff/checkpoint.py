@@ -5,48 +5,19 @@ A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so t
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
+from data_prep.atomic import atomic_write
 
 CHECKPOINT_RE = re.compile(r"^step_(\d{7,})\.pt$")
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> Path:
-    """Write to a temp file in the same folder, fsync it, rename over ``path``, fsync the folder.
-
-    A process killed at any point leaves either the old file or the new one, never half of one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-    return path
-
-
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """Save ``state`` with torch.save atomically (temp file, fsync, rename)."""
-    return _atomic(Path(path), lambda tmp: torch.save(state, tmp))
+    return atomic_write(path, lambda tmp: torch.save(state, tmp), durable=True)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -96,7 +67,7 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: str | Path) -> Path:
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    return _atomic(Path(path), lambda tmp: save_file(tensors, tmp))
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp), durable=True)
 
 
 def load_weights(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from data_prep.atomic import atomic_write
+
 from .cli import OneLineParser, parse_threshold
 from .judge import NO_MOTION, Judgement, judge_clips, judge_metadata, load_judge
 
@@ -321,17 +323,8 @@ def _json_safe(obj):
 
 def write_report(report: dict, path: str | Path) -> Path:
     """Write the report as JSON atomically (NaN -> null)."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(_json_safe(report), f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    text = json.dumps(_json_safe(report), indent=2) + "\n"
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 

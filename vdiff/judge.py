@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from data_prep.atomic import atomic_write
 
 DEFAULT_WEIGHTS = Path(__file__).with_name("assets") / "judge.safetensors"
 JUDGE_SIZE = 32                  # every frame is resized to this before classification
@@ -175,19 +175,8 @@ def save_judge(model: DigitJudge, path: str | Path, metadata: dict[str, str]) ->
     """Write weights + metadata as safetensors, atomically (temp file in the same folder, then rename)."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".safetensors")
-    os.close(fd)
-    try:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, tmp, metadata={**metadata, "width": str(model.width)})
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; weights are a shared project file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return atomic_write(path, lambda tmp: save_file(state, tmp, metadata={**metadata, "width": str(model.width)}))
 
 
 def read_judge(path: str | Path = DEFAULT_WEIGHTS) -> tuple[DigitJudge, dict[str, str]]:

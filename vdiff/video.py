@@ -5,8 +5,6 @@ grey); model tensors are float [B, C, F, H, W] in [-1, 1]. ``to_uint8`` is the o
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont, ImageSequence
+
+from data_prep.atomic import atomic_write
 
 # Decoding is budgeted before frames are expanded: Pillow's bomb check is per frame (PITFALLS.md).
 MAX_GIF_PIXELS = 1 << 28  # width * height * frames
@@ -52,20 +52,6 @@ def gif_duration_ms(fps: float) -> int:
     return max(20, int(round(100.0 / fps)) * 10)
 
 
-def _atomic_write(path: Path, write) -> Path:
-    """Write through a temp file in the same folder, then rename: no half-written files."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save_gif(frames: np.ndarray, path: str | Path, fps: float = 8) -> Path:
     """Save a uint8 clip [F, H, W, C] as a looping GIF (Pillow, duration in ms, loop=0).
 
@@ -80,7 +66,7 @@ def save_gif(frames: np.ndarray, path: str | Path, fps: float = 8) -> Path:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=duration, loop=0, optimize=False)
 
-    return _atomic_write(Path(path), write)
+    return atomic_write(path, write)
 
 
 def load_gif(path: str | Path, max_pixels: int = MAX_GIF_PIXELS) -> np.ndarray:
@@ -119,7 +105,7 @@ def save_mp4(frames: np.ndarray, path: str | Path, fps: float = 8) -> Path:
             for frame in arr:
                 writer.append_data(frame)
 
-    return _atomic_write(Path(path), write)
+    return atomic_write(path, write, suffix=".tmp.mp4")  # ffmpeg picks the container from the name
 
 
 def _clip_list(clips: Sequence[np.ndarray] | np.ndarray, same_size: bool = True) -> list[np.ndarray]:
@@ -202,4 +188,4 @@ def contact_sheet(clips: Sequence[np.ndarray] | np.ndarray, captions: Sequence[s
         top += row_h
 
     path = Path(path)
-    return _atomic_write(path, lambda tmp: sheet.save(tmp, format="PNG"))
+    return atomic_write(path, lambda tmp: sheet.save(tmp, format="PNG"))

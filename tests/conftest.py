@@ -39,9 +39,11 @@ def pairs_dir(tmp_path: Path) -> Path:
     return write_moving_square_pairs(tmp_path / "pairs")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def single_thread_torch():
-    """Run torch on one intra-op thread for this test.
+    """Run torch on one intra-op thread from the first test that asks until the end of its module.
+
+    Module scope lets module-scoped fixtures (a trained run shared by a module's tests) use it too.
 
     On a 2-core machine shared with other jobs, two OpenMP threads that wait for each other made a
     smoke training step 10-40x slower (0.3 s -> 3-12 s); one thread keeps test times predictable.

@@ -18,13 +18,8 @@ from vdiff import evaluate as E  # noqa: E402
 from vdiff.judge import judge_clips, load_judge  # noqa: E402
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    # Module scope so the trained-run fixture gets it too; see conftest.single_thread_torch for why.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Module-wide, so that the module-scoped trained-run fixture runs on one thread too.
+pytestmark = pytest.mark.usefixtures("single_thread_torch")
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,8 @@ from data_prep.moving_mnist import generate_labeled
 from vdiff import judge as J
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    # Module scope so the trained-run fixture gets it too; see conftest.single_thread_torch for why.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Module-wide, so that the module-scoped trained-run fixture runs on one thread too.
+pytestmark = pytest.mark.usefixtures("single_thread_torch")
 
 
 def test_committed_judge_is_accurate_on_fresh_heldout_clips():

@@ -86,6 +86,18 @@ def test_text_changes_output_once_trained(adagn):
     assert not torch.allclose(model(x, t, text), model(x, t, other), atol=1e-4)
 
 
+@pytest.mark.parametrize("text_norm", [True, False])
+def test_text_norm_makes_the_caption_path_blind_to_embedding_scale(text_norm):
+    # Unit-norm sentence embeddings have tiny entries; with the LayerNorm the model sees the same
+    # condition whatever their scale (up to LayerNorm's eps), without it 10x is another condition.
+    cfg = tiny_config(text_norm=text_norm)
+    model = perturbed(UNet3D(cfg, TEXT_DIM)).eval()
+    x, t, text = inputs(cfg)
+    with torch.no_grad():
+        same = torch.allclose(model(x, t, text), model(x, t, 10 * text), atol=1e-5)
+    assert same is text_norm
+
+
 def test_separate_mode_has_time_scale_that_gets_gradients():
     model = perturbed(UNet3D(tiny_config(adagn="separate"), TEXT_DIM))
     x, t, text = inputs(model.config)
@@ -154,6 +166,20 @@ def test_frames_are_mixed_and_order_matters(temporal_attention):
     # with a frame-position encoding (or a temporal conv), reversing time is not just a relabelling
     reversed_out = model(x.flip(2), t, text).flip(2)
     assert not torch.allclose(out, reversed_out, atol=1e-4)
+
+
+def test_temporal_attention_tells_frames_apart_when_they_look_alike():
+    # Sampling starts from noise with no order in it: to draw "moving left" rather than its time
+    # reversal, each frame's output must depend on where the frame is in the clip. With the
+    # position encoding on queries and keys only, identical frames gave identical outputs.
+    from vdiff.blocks import TemporalAttention
+    block = perturbed(TemporalAttention(16, heads=2, head_dim=8))
+    frames = 5
+    one_frame = torch.randn(2, 16, 4, 4)
+    still = one_frame.repeat_interleave(frames, dim=0)  # (b f) c h w, every frame the same
+    out = block(still, frames).view(2, frames, 16, 4, 4)
+    assert not torch.allclose(out[:, 0], out[:, -1], atol=1e-4)
+    assert not torch.allclose(out[:, 1], out[:, 2], atol=1e-4)
 
 
 def test_spatial_attention_only_at_configured_resolutions():

@@ -101,8 +101,10 @@ def _heads(channels: int, head_dim: int, max_heads: int) -> tuple[int, int]:
 class TemporalAttention(nn.Module):
     """Self-attention across frames at every pixel, with a sinusoidal frame-position encoding.
 
-    The encoding is added to the queries' and keys' input only, so attention can tell frame order
-    apart while the values stay the content. Works for any number of frames.
+    The encoding is added to the normalised input of the queries, keys AND values (as AnimateDiff
+    does). With it on the queries and keys only, a clip whose frames look alike gives every frame
+    the same output, so the model cannot tell a clip from its time reversal: it learned the axis of
+    "moving left" but not its sign. Works for any number of frames.
     """
 
     def __init__(self, channels: int, heads: int = 4, head_dim: int = 32) -> None:
@@ -118,8 +120,8 @@ class TemporalAttention(nn.Module):
         _, _, height, width = x.shape
         seq = rearrange(x, "(b f) c h w -> (b h w) f c", f=frames)
         h = self.norm(seq)
-        pos = sinusoidal_embedding(torch.arange(frames, device=x.device), h.shape[-1]).to(h.dtype)
-        q, k = rearrange(self.to_qk(h + pos), "n f (two hd d) -> two n hd f d", two=2, hd=self.heads)
+        h = h + sinusoidal_embedding(torch.arange(frames, device=x.device), h.shape[-1]).to(h.dtype)
+        q, k = rearrange(self.to_qk(h), "n f (two hd d) -> two n hd f d", two=2, hd=self.heads)
         v = rearrange(self.to_v(h), "n f (hd d) -> n hd f d", hd=self.heads)
         out = rearrange(F.scaled_dot_product_attention(q, k, v), "n hd f d -> n f (hd d)")
         seq = seq + self.to_out(out)

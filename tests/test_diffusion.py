@@ -101,6 +101,29 @@ def test_noise_loss_targets_epsilon_or_v(cfg, prediction, loss_type):
     assert out["noise_loss"].item() == pytest.approx(0.25 if loss_type == "l2" else 0.5, rel=1e-4)
 
 
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
+def test_min_snr_weighting_is_min_snr_gamma_times_the_x0_error(cfg, prediction):
+    # Whatever the target, a model whose implied x0 is off by 0.1 everywhere must cost
+    # min(SNR_t, gamma) * 0.01 per sample: that is what min-SNR-gamma weighting means.
+    gamma = 5.0
+    d = Diffusion(cfg.replace(prediction_type=prediction, snr_gamma=gamma))
+    x0, noise, t = _clip(3), torch.randn(3, 3, 4, 16, 16), torch.tensor([1, 30, 90])
+    ab = d.alphas_cumprod[t].view(-1, 1, 1, 1, 1)
+
+    class OffByPointOne(nn.Module):
+        def forward(self, x, timesteps, text_emb, **_):
+            x0_pred = x0 + 0.1
+            if prediction == "epsilon":
+                return (x - ab.sqrt() * x0_pred) / (1 - ab).sqrt()
+            return (ab.sqrt() * x - x0_pred) / (1 - ab).sqrt()
+
+    out = d.training_losses(OffByPointOne(), x0, torch.zeros(3, TEXT_DIM), t=t, noise=noise)
+    snr = d.alphas_cumprod[t] / (1 - d.alphas_cumprod[t])
+    expected = (snr.clamp(max=gamma) * 0.01).mean().item()
+    assert out["noise_loss"].item() == pytest.approx(expected, rel=1e-3)
+    assert snr.min() < gamma < snr.max()  # both sides of the clamp are exercised
+
+
 def test_perceptual_loss_is_weighted_by_alpha_bar(cfg):
     """PITFALLS: the perceptual term on blurry large-t x0 predictions must barely count."""
     # One single-frame clip keeps the six VGG passes cheap; the loss does not need the config's shape.

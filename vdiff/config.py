@@ -17,7 +17,7 @@ PRESETS_FILE = Path(__file__).with_name("presets.json")
 MODEL_SHAPE_FIELDS = (
     "image_size", "num_frames", "channels", "dim", "dim_mults", "num_res_blocks",
     "attn_resolutions", "attn_heads", "attn_head_dim", "temporal_attention", "cross_attention",
-    "adagn", "text_encoder", "max_text_len", "prediction_type",
+    "adagn", "text_norm", "text_encoder", "max_text_len", "prediction_type",
 )
 
 
@@ -39,6 +39,7 @@ class Config:
     cross_attention: bool = False                  # cross-attention to caption tokens
     adagn: str = "separate"                        # "separate": time MLP * time_scale + text MLP (ours)
                                                    # "concat": one MLP on [time, text] (reference FiLM)
+    text_norm: bool = True                         # LayerNorm on the pooled caption before its MLP
     dropout: float = 0.0
 
     # --- text (vdiff.text) --------------------------------------------------------------
@@ -50,6 +51,7 @@ class Config:
     beta_schedule: str = "cosine"                  # "cosine" (betas capped at 0.999) or "linear"
     prediction_type: str = "epsilon"               # "epsilon" or "v_prediction"
     loss_type: str = "l2"                          # noise loss: "l2" or "l1"
+    snr_gamma: float | None = None                 # min-SNR-gamma loss weighting (5 is usual); None = off
     perceptual_weight: float = 0.0                 # lambda of the VGG16-BN perceptual loss; 0 = off
     perceptual_weighting: str = "alpha_bar"        # weight per sample by noise level: "alpha_bar" or "none"
     perceptual_pretrained: bool = True             # ImageNet weights; random only when unavailable
@@ -111,6 +113,7 @@ class Config:
             "beta_schedule": self.beta_schedule in ("cosine", "linear"),
             "prediction_type": self.prediction_type in ("epsilon", "v_prediction"),
             "loss_type": self.loss_type in ("l1", "l2"),
+            "snr_gamma": self.snr_gamma is None or self.snr_gamma > 0,
             "perceptual_weighting": self.perceptual_weighting in ("alpha_bar", "none"),
             "mixed_precision": self.mixed_precision in ("auto", "no", "bf16", "fp16"),
             "frame_sampling": self.frame_sampling in ("stride", "random_window"),

@@ -59,7 +59,11 @@ class UNet3D(nn.Module):
         widths = [dim * m for m in config.dim_mults]
 
         self.time_mlp = nn.Sequential(nn.Linear(dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
-        self.text_mlp = nn.Sequential(nn.Linear(text_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
+        # Sentence embeddings are unit vectors (entries ~1/sqrt(D)) and one dataset's captions differ
+        # by a small angle; LayerNorm rescales them to unit-variance entries (~20x for MiniLM) so
+        # that the caption is not a whisper next to the timestep embedding. See docs/model.md.
+        self.text_mlp = nn.Sequential(nn.LayerNorm(text_dim) if config.text_norm else nn.Identity(),
+                                      nn.Linear(text_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
         # The learned "no caption" condition for classifier-free guidance (rows with drop_mask=True).
         self.null_text_emb = nn.Parameter(torch.randn(text_dim) * 0.02)
         self.null_text_tokens = nn.Parameter(torch.randn(1, text_dim) * 0.02) if config.cross_attention else None

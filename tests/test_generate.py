@@ -108,3 +108,23 @@ def test_loss_plot(run_dir, tmp_path):
         assert im.format == "PNG" and im.width > 300
     with pytest.raises(ValueError, match="no log"):
         plot_losses(tmp_path)
+
+
+def test_grey_v_prediction_run_trains_and_generates_grey_gifs(tmp_path):
+    # The tiny preset's recipe (one channel, v-prediction, min-SNR) at smoke size, end to end.
+    from vdiff.config import get_preset
+
+    data = write_moving_square_pairs(tmp_path / "pairs")
+    config = get_preset("smoke", channels=1, prediction_type="v_prediction", snr_gamma=5.0,
+                        save_every=4, sample_every=4)
+    run = train(config, data, tmp_path / "run", max_steps=4)
+    assert (run / "samples" / "step_0000004_ema.gif").is_file()
+    clips = load_pipeline(run)(["digit 1 moving left"], num=2, steps=3, seed=0, progress=False)
+    assert clips.dtype == np.uint8 and clips.shape[0] == 2 and clips.shape[1:4] == (4, 16, 16)
+    out = tmp_path / "gen"
+    assert main(["--run", str(run), "--prompt", "digit 1 moving left", "--out", str(out), "--steps", "3"]) == 0
+    gif = sorted(out.glob("*.gif"))[0]
+    with Image.open(gif) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    assert rgb.shape == (16, 16, 3) and (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+    assert (out / "contact_sheet.png").is_file()

@@ -170,8 +170,8 @@ def test_frames_are_mixed_and_order_matters(temporal_attention):
 
 def test_temporal_attention_tells_frames_apart_when_they_look_alike():
     # Sampling starts from noise with no order in it: to draw "moving left" rather than its time
-    # reversal, each frame's output must depend on where the frame is in the clip. With the
-    # position encoding on queries and keys only, identical frames gave identical outputs.
+    # reversal, each frame's output must be able to depend on where the frame is in the clip.
+    # With the position encoding on queries and keys only, identical frames gave identical outputs.
     from vdiff.blocks import TemporalAttention
     block = perturbed(TemporalAttention(16, heads=2, head_dim=8))
     frames = 5

@@ -103,8 +103,7 @@ class TemporalAttention(nn.Module):
 
     The encoding is added to the normalised input of the queries, keys AND values (as AnimateDiff
     does). With it on the queries and keys only, a clip whose frames look alike gives every frame
-    the same output, so the model cannot tell a clip from its time reversal: it learned the axis of
-    "moving left" but not its sign. Works for any number of frames.
+    the same output: nothing tells the first frame from the last. Works for any number of frames.
     """
 
     def __init__(self, channels: int, heads: int = 4, head_dim: int = 32) -> None:

@@ -18,15 +18,10 @@ pytestmark = pytest.mark.usefixtures("single_thread_torch")
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A smoke run trained 15 steps, stopped, then resumed to 30 (the preset's length)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # see conftest.single_thread_torch
-    root = tmp_path_factory.mktemp("e2e")
+    root = tmp_path_factory.mktemp("e2e")  # one torch thread: the module's single_thread_torch
     data = write_moving_square_pairs(root / "pairs")
     run = train("smoke", data, root / "run", max_steps=15)
     train("smoke", data, run)
-    torch.set_num_threads(threads)
     return run
 
 

@@ -19,18 +19,8 @@ def _moving_square() -> torch.Tensor:
     return clip
 
 
-@pytest.fixture
-def one_thread():
-    # Tensors this small gain nothing from intra-op threads, and on a shared CPU two spinning
-    # OpenMP threads were measured 5x slower than one (68 s vs 13 s for 50 steps under load).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.slow
-def test_tiny_unet_overfits_one_clip_tenfold(one_thread):
+def test_tiny_unet_overfits_one_clip_tenfold(single_thread_torch):
     torch.manual_seed(0)
     cfg = get_preset("smoke", attn_resolutions=())  # 16x16, 4 frames, width 16, T=100
     model, diffusion = UNet3D(cfg, TEXT_DIM), Diffusion(cfg)

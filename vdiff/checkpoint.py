@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from data_prep.atomic import atomic_write
 
 CHECKPOINT_RE = re.compile(r"^step_(\d{7,})\.pt$")

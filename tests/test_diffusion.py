@@ -63,6 +63,18 @@ def test_linear_schedule_is_scaled_so_short_schedules_end_in_noise(cfg):
     assert d.betas[0].item() == pytest.approx(1e-3)  # 1e-4 * 1000 / T
 
 
+def test_explicit_betas_replace_the_named_schedule_everywhere(cfg):
+    # Another project's schedule (the reference caps cosine betas at 0.9999, not 0.999).
+    betas = torch.linspace(1e-3, 0.9999, cfg.timesteps)
+    d = Diffusion(cfg, betas=betas)
+    expected = torch.cumprod(1 - betas.double(), 0).float()
+    assert torch.allclose(d.alphas_cumprod, expected)
+    for sampler in ("ddim", "ddpm", "dpm++"):
+        assert torch.allclose(d.make_scheduler(sampler, 4).alphas_cumprod, expected)
+    with pytest.raises(ValueError, match="betas must have shape"):
+        Diffusion(cfg, betas=betas[:-1])
+
+
 def test_add_noise_and_x_start_round_trip_for_epsilon_and_v(cfg):
     x0, noise = _clip(), torch.randn(2, 3, 4, 16, 16)
     t = torch.tensor([3, 80])

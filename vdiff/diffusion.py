@@ -80,11 +80,16 @@ def _twice(x: torch.Tensor | None) -> torch.Tensor | None:
 class Diffusion:
     """Noise schedule, forward process, loss and samplers for one Config."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, betas: torch.Tensor | None = None) -> None:
+        """``betas`` [T] replaces ``config.beta_schedule`` with an explicit schedule (another project's)."""
         self.config = config
         self.num_timesteps = config.timesteps
         self.prediction_type = config.prediction_type
         self.scheduler_config = self._scheduler_config(config)
+        if betas is not None:
+            if betas.shape != (config.timesteps,):
+                raise ValueError(f"betas must have shape [{config.timesteps}], got {tuple(betas.shape)}")
+            self.scheduler_config["trained_betas"] = betas.double().cpu().numpy()
         # The training scheduler: forward process (add_noise, get_velocity) and the schedule itself.
         self.scheduler = DDPMScheduler(**self.scheduler_config, prediction_type=config.prediction_type)
         self.betas = self.scheduler.betas.float()
@@ -126,8 +131,9 @@ class Diffusion:
         """Min-SNR-gamma loss weights (Hang et al. 2023) for timesteps ``t``.
 
         The x0-space weight min(SNR, gamma) expressed for the model's target: divided by SNR for
-        epsilon and by SNR + 1 for v. It stops the easy low-noise steps from dominating the
-        gradient, which speeds up convergence (the same rule as diffusers' ``--snr_gamma``).
+        epsilon and by SNR + 1 for v (the same rule as diffusers' ``--snr_gamma``). It stops the
+        easy low-noise steps from dominating the gradient; for v it also shrinks the weight of the
+        noisiest steps (x0 weight SNR instead of SNR + 1), see docs/diffusion.md.
         """
         ab = self.alphas_cumprod.to(t.device)[t]
         snr = ab / (1 - ab)

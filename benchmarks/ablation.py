@@ -88,9 +88,9 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
     return rows
 
 
-def markdown_table(rows: dict[str, dict], budget: str) -> str:
-    """One line per variant: the generated clips' metrics, then the real (ceiling) and noise (floor) rows."""
-    head = "| variant | steps | " + " | ".join(COLUMNS) + " | both (held-out) | Fréchet |"
+def markdown_table(rows: dict[str, dict], budget: str, first_column: str = "variant") -> str:
+    """One line per row: the generated clips' metrics, then the real (ceiling) and noise (floor) rows."""
+    head = f"| {first_column} | steps | " + " | ".join(COLUMNS) + " | both (held-out) | Fréchet |"
     lines = [f"Budget: {budget}", "", head, "|" + "---|" * (len(COLUMNS) + 4)]
 
     def line(label: str, steps, r: dict) -> str:

@@ -172,6 +172,41 @@ def test_ablation_variants_switch_off_one_improvement_each():
     assert ablation.sampling_settings("static_threshold", cfg, 20)["threshold"] is None
 
 
+def test_reference_adapter_gives_dropped_rows_its_null_embedding_and_its_schedule():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import reference_side_by_side as side
+    from vdiff.config import get_preset
+
+    class StandIn(torch.nn.Module):  # the reference Unet3D's interface: forward(x, time, cond=...)
+        def __init__(self):
+            super().__init__()
+            self.null_cond_emb = torch.nn.Parameter(torch.full((1, 3), 7.0))
+            self.seen = None
+
+        def forward(self, x, time, cond=None):
+            self.seen = cond
+            return torch.zeros_like(x)
+
+    unet = StandIn()
+    denoiser = side.ReferenceDenoiser(unet)
+    x, t, emb = torch.zeros(3, 1, 2, 4, 4), torch.zeros(3, dtype=torch.long), torch.ones(3, 3)
+    denoiser(x, t, emb, drop_mask=torch.tensor([False, True, False]))
+    assert torch.equal(unet.seen[1], torch.full((3,), 7.0)) and torch.equal(unet.seen[[0, 2]], emb[[0, 2]])
+    betas = torch.linspace(1e-4, 0.9999, 50)
+    pipe = side.reference_pipeline(unet, betas, get_preset("smoke"), text_encoder=None, device=torch.device("cpu"))
+    assert pipe.config.prediction_type == "epsilon" and pipe.config.threshold is None
+    assert torch.allclose(pipe.diffusion.alphas_cumprod, torch.cumprod(1 - betas.double(), 0).float())
+
+
+def test_reference_side_by_side_cli_refuses_missing_folders(tmp_path):
+    proc = subprocess.run([sys.executable, "benchmarks/reference_side_by_side.py", "--data", str(tmp_path / "no"),
+                           "--eval-data", str(tmp_path), "--minutes", "1", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "--data" in proc.stderr or "video-diffusion-pytorch" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_ablation_cli_needs_a_budget(tmp_path):
     proc = subprocess.run([sys.executable, "benchmarks/ablation.py", "--out", str(tmp_path / "a")],
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])

@@ -73,8 +73,7 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
         t0 = time.perf_counter()
         train(config, data_dir, run, resume=False, **budget)
         train_s = time.perf_counter() - t0
-        log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
-        stop = next((r for r in reversed(log) if r.get("event") == "stop"), {})
+        trained_steps = steps_trained(run)
         pipe = load_pipeline(run)
         for variant in [name] + (list(SAMPLED) if name == "full" else []):
             if variant not in variants:
@@ -83,9 +82,15 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
             report = evaluate(run, data_dir, num_per_prompt=num_per_prompt, max_prompts=max_prompts, seed=seed,
                               pipeline=pipe, progress=False, **sampling_settings(variant, config, steps))
             rows[variant] = {"run": str(run), "overrides": variant_overrides(name, perceptual_weight, ema_fixed_decay),
-                             "train_steps": stop.get("step"), "train_s": round(train_s, 1),
+                             "train_steps": trained_steps, "train_s": round(train_s, 1),
                              "sample_eval_s": round(time.perf_counter() - t1, 1), "report": report}
     return rows
+
+
+def steps_trained(run: Path) -> int | None:
+    """The step a run stopped at: its log.jsonl's last "stop" event (None when it has none)."""
+    log = [json.loads(line) for line in (Path(run) / "log.jsonl").read_text().splitlines() if line.strip()]
+    return next((r.get("step") for r in reversed(log) if r.get("event") == "stop"), None)
 
 
 def markdown_table(rows: dict[str, dict], budget: str, first_column: str = "variant") -> str:

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from safetensors.torch import save_model
 
-    from ablation import markdown_table  # benchmarks/ is on sys.path when run as a script
+    from ablation import markdown_table, steps_trained  # benchmarks/ is on sys.path when run as a script
     from data_prep.atomic import atomic_write
     from vdiff.config import get_preset
     from vdiff.evaluate import _json_safe, evaluate
@@ -151,11 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                                                          "report": report}
     if args.ours is not None:
         ours = load_pipeline(args.ours)
-        log = [json.loads(line) for line in (Path(args.ours) / "log.jsonl").read_text().splitlines() if line.strip()]
-        stop = next((r for r in reversed(log) if r.get("event") == "stop"), {})
         t0 = time.perf_counter()
         report = evaluate(args.ours, args.eval_data, pipeline=ours, **settings)
-        rows["vdiff"] = {"run": str(args.ours), "train_steps": stop.get("step"),
+        rows["vdiff"] = {"run": str(args.ours), "train_steps": steps_trained(Path(args.ours)),
                          "sample_eval_s": round(time.perf_counter() - t0, 1), "report": report}
     budget = (f"reference trained {args.minutes} min on {args.data} (preset {args.preset} shape, batch "
               f"{config.batch_size}); {args.num_per_prompt} clips per prompt, {args.steps}-step DDIM, "

@@ -92,7 +92,8 @@ class Editor:
         self.link = w.HTML()
         for widget, css in ((self.result, "gif-editor-result"), (self.original, "gif-editor-original"),
                             (self.status, "gif-editor-status"), (self.preview_button, "gif-editor-preview"),
-                            (self.width, "gif-editor-width"), (self.upload, "gif-editor-upload")):
+                            (self.width, "gif-editor-width"), (self.height, "gif-editor-height"),
+                            (self.upload, "gif-editor-upload")):
             widget.add_class(css)
 
         self.upload.observe(self._on_upload, names="value")

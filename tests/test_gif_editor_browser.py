@@ -105,6 +105,11 @@ def test_upload_slider_preview_in_a_real_browser(voila_url, tmp_path):
                 handle.press("ArrowLeft")
             page.wait_for_function(
                 "() => document.querySelector('.gif-editor-width .widget-readout').innerText.trim() === '100'")
+            # The page throttles slider messages, so the kernel may still be on 102 when the readout
+            # says 100 (seen once: a 102x68 preview). Keep-aspect makes the kernel set the height:
+            # 67 on the page means the kernel has width 100.
+            page.wait_for_function(
+                "() => document.querySelector('.gif-editor-height .widget-readout').innerText.trim() === '67'")
 
             page.locator(".gif-editor-preview").click()
             page.wait_for_function("() => document.querySelector('.gif-editor-status').innerText.includes('preview')")

@@ -39,6 +39,21 @@ def sinusoidal_embedding(positions: torch.Tensor, dim: int, max_period: float = 
     return emb
 
 
+# CUDA's attention kernels put the batch on a grid axis of at most 65,535 blocks; temporal attention
+# at 64x64 with 16 clips has 65,536 sequences (cuDNN fails with "mha_graph.execute ... is_good()").
+ATTENTION_CHUNK = 32768
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+              attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``F.scaled_dot_product_attention`` over [N, heads, L, d], in chunks of the batch axis N."""
+    if q.shape[0] <= ATTENTION_CHUNK:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+    masks = (attn_mask.split(ATTENTION_CHUNK) if attn_mask is not None and attn_mask.shape[0] == q.shape[0]
+             else [attn_mask] * math.ceil(q.shape[0] / ATTENTION_CHUNK))
+    return torch.cat([F.scaled_dot_product_attention(qc, kc, vc, attn_mask=m) for qc, kc, vc, m in
+                      zip(q.split(ATTENTION_CHUNK), k.split(ATTENTION_CHUNK), v.split(ATTENTION_CHUNK), masks)])
+
 class AdaGN(nn.Module):
     """GroupNorm, then ``x * (1 + scale) + shift`` with scale/shift from the time and text conditions.
 
@@ -122,7 +137,7 @@ class TemporalAttention(nn.Module):
         h = h + sinusoidal_embedding(torch.arange(frames, device=x.device), h.shape[-1]).to(h.dtype)
         q, k = rearrange(self.to_qk(h), "n f (two hd d) -> two n hd f d", two=2, hd=self.heads)
         v = rearrange(self.to_v(h), "n f (hd d) -> n hd f d", hd=self.heads)
-        out = rearrange(F.scaled_dot_product_attention(q, k, v), "n hd f d -> n f (hd d)")
+        out = rearrange(attention(q, k, v), "n hd f d -> n f (hd d)")
         seq = seq + self.to_out(out)
         return rearrange(seq, "(b h w) f c -> (b f) c h w", h=height, w=width)
 
@@ -156,7 +171,7 @@ class SpatialAttention(nn.Module):
         seq = rearrange(x, "n c h w -> n (h w) c")
         q, k, v = rearrange(self.to_qkv(self.norm(seq)), "n s (three hd d) -> three n hd s d",
                             three=3, hd=self.heads)
-        out = rearrange(F.scaled_dot_product_attention(q, k, v), "n hd s d -> n s (hd d)")
+        out = rearrange(attention(q, k, v), "n hd s d -> n s (hd d)")
         seq = seq + self.to_out(out)
         return rearrange(seq, "n (h w) c -> n c h w", h=height, w=width)
 
@@ -183,7 +198,7 @@ class CrossAttention(nn.Module):
         # Every frame of a clip reads the same caption: project the tokens once per clip, then share.
         k, v = (repeat(t, "b hd l d -> (b f) hd l d", f=frames) for t in (k, v))
         attn_mask = repeat(mask, "b l -> (b f) 1 1 l", f=frames)
-        out = rearrange(F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask), "n hd s d -> n s (hd d)")
+        out = rearrange(attention(q, k, v, attn_mask), "n hd s d -> n s (hd d)")
         seq = seq + self.to_out(out)
         return rearrange(seq, "n (h w) c -> n c h w", h=height, w=width)
 

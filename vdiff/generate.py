@@ -29,6 +29,9 @@ class Pipeline:
         self.text_encoder = text_encoder
         self.device = device
         self.diffusion = Diffusion(config)
+        # The denoiser runs under bf16 autocast where the GPU has native bf16 (the precision the run
+        # trained in there); the sampler's arithmetic stays fp32 (guided_output casts back).
+        self.precision = sampling_precision(device)
 
     @torch.no_grad()
     def __call__(self, prompts: str | list[str], *, num: int = 1, steps: int = 20, sampler: str = "ddim",
@@ -52,14 +55,15 @@ class Pipeline:
         texts = [p for p in prompts for _ in range(num)]
         emb = self.text_encoder.encode(texts)
         cross = self.config.cross_attention
-        out = self.diffusion.sample(
-            self.model, emb.pooled.to(self.device),
-            text_tokens=emb.tokens.to(self.device) if cross else None,
-            text_mask=emb.mask.to(self.device) if cross else None,
-            sampler=sampler, steps=steps, guidance_scale=guidance,
-            threshold="static" if threshold is None else threshold,
-            generator=seed, progress=progress, return_x_start=return_x_start or x_start_every_step,
-            x_start_every_step=x_start_every_step)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            out = self.diffusion.sample(
+                self.model, emb.pooled.to(self.device),
+                text_tokens=emb.tokens.to(self.device) if cross else None,
+                text_mask=emb.mask.to(self.device) if cross else None,
+                sampler=sampler, steps=steps, guidance_scale=guidance,
+                threshold="static" if threshold is None else threshold,
+                generator=seed, progress=progress, return_x_start=return_x_start or x_start_every_step,
+                x_start_every_step=x_start_every_step)
         if x_start_every_step:
             clips, per_step = out
             return _rgb(to_uint8(clips)), np.stack([_rgb(to_uint8(x.clamp(-1, 1))) for x in per_step])
@@ -67,6 +71,16 @@ class Pipeline:
             clips, x_start = out
             return _rgb(to_uint8(clips)), _rgb(to_uint8(x_start.clamp(-1, 1)))
         return _rgb(to_uint8(out))
+
+
+def sampling_precision(device: torch.device) -> str:
+    """"bf16" on a CUDA GPU with native bf16 (compute capability >= 8.0), else "fp32"."""
+    from .env import choose_precision
+
+    if device.type != "cuda":
+        return "fp32"
+    props = torch.cuda.get_device_properties(device)
+    return "bf16" if choose_precision("cuda", (props.major, props.minor)) == "bf16" else "fp32"
 
 
 def _rgb(clips: np.ndarray) -> np.ndarray:

@@ -218,3 +218,23 @@ def test_bad_drop_mask_and_missing_tokens_raise():
         model(x, t, text)
     with pytest.raises(ValueError, match="text_mask"):
         model(x, t, text, text_tokens=torch.randn(2, 3, TEXT_DIM), text_mask=torch.ones(2, 4, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("cross_attention", [False, True])
+def test_chunked_attention_gives_the_unchunked_model_output(monkeypatch, cross_attention):
+    # GPUs cap the attention batch (65,535 grid blocks); the model splits it. Splitting must not
+    # change a single output, masked cross-attention included.
+    import vdiff.blocks as blocks
+
+    config = tiny_config(cross_attention=cross_attention)
+    model = perturbed(UNet3D(config, TEXT_DIM)).eval()
+    x = torch.randn(2, config.channels, config.num_frames, 16, 16)
+    t = torch.tensor([10.0, 70.0])
+    text = torch.randn(2, TEXT_DIM)
+    tokens = torch.randn(2, 5, TEXT_DIM) if cross_attention else None
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]).bool() if cross_attention else None
+    with torch.no_grad():
+        whole = model(x, t, text, text_tokens=tokens, text_mask=mask)
+        monkeypatch.setattr(blocks, "ATTENTION_CHUNK", 3)  # temporal attention here: 2*16*16 sequences
+        chunked = model(x, t, text, text_tokens=tokens, text_mask=mask)
+    torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-5)

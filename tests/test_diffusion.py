@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from vdiff.config import get_preset
-from vdiff.diffusion import Diffusion, apply_threshold, dynamic_threshold
+from vdiff.diffusion import Diffusion, apply_threshold, dynamic_threshold, sample_timesteps
 
 TEXT_DIM = 8
 
@@ -134,6 +134,29 @@ def test_min_snr_weighting_is_min_snr_gamma_times_the_x0_error(cfg, prediction):
     expected = (snr.clamp(max=gamma) * 0.01).mean().item()
     assert out["noise_loss"].item() == pytest.approx(expected, rel=1e-3)
     assert snr.min() < gamma < snr.max()  # both sides of the clamp are exercised
+
+
+
+@pytest.mark.parametrize("shift", [1.0, 3.0])
+def test_timestep_shift_moves_training_toward_noise_by_the_sd3_formula(shift):
+    # The same uniform draws, mapped: u -> shift*u / (1 + (shift-1)*u), then scaled to [0, T).
+    t = sample_timesteps(100_000, 1000, shift, generator=torch.Generator().manual_seed(0))
+    u = torch.rand(100_000, generator=torch.Generator().manual_seed(0))
+    expected = (shift * u / (1 + (shift - 1) * u) * 1000).long()
+    assert torch.equal(t, expected)
+    assert t.min() >= 0 and t.max() <= 999
+    # Share in the noisiest tenth: P(u > 0.9 / (shift - 0.9 * (shift - 1))).
+    share = (t >= 900).float().mean().item()
+    assert share == pytest.approx(1 - 0.9 / (shift - 0.9 * (shift - 1)), abs=0.005)
+
+
+def test_training_losses_draw_shifted_timesteps_by_default(cfg):
+    seen = []
+    diffusion = Diffusion(cfg.replace(timestep_shift=5.0))
+    model = lambda x, t, *a, **k: (seen.append(t.clone()), torch.zeros_like(x))[1]  # noqa: E731
+    x0 = torch.zeros(4096, cfg.channels, 1, 1, 1)
+    diffusion.training_losses(model, x0, torch.zeros(4096, 8))
+    assert (seen[0] >= 0.9 * diffusion.num_timesteps).float().mean() > 0.3  # uniform would give 0.1
 
 
 def test_perceptual_loss_is_weighted_by_alpha_bar(cfg):

@@ -8,7 +8,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: no networ
 import pytest
 import torch
 
-from vdiff.text import load_text_encoder, masked_mean, minilm_path
+from vdiff.text import load_text_encoder, masked_mean, minilm_path, whitening_transform
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +100,44 @@ def test_clip_pools_the_end_of_text_token(tmp_path):
     ids = enc.tokenizer(["a dog", "a cat runs fast"], padding="max_length", max_length=8, return_tensors="pt")["input_ids"]
     eos = (ids == enc.tokenizer.sep_token_id).int().argmax(dim=1)
     assert torch.allclose(emb.pooled, emb.tokens[torch.arange(2), eos], atol=1e-5)
+
+
+def _narrow_cone(n: int, dim: int, spread: float, seed: int = 0) -> torch.Tensor:
+    """Unit vectors around one shared direction, like one dataset's sentence embeddings."""
+    g = torch.Generator().manual_seed(seed)
+    shared = torch.randn(dim, generator=g)
+    return torch.nn.functional.normalize(shared + spread * torch.randn(n, dim, generator=g), dim=-1)
+
+
+def _mean_pairwise_cos(x: torch.Tensor) -> float:
+    x = torch.nn.functional.normalize(x, dim=-1)
+    sims = x @ x.T
+    return float((sims.sum() - sims.diagonal().sum()) / (len(x) * (len(x) - 1)))
+
+
+def test_whitening_without_shrinkage_gives_identity_covariance():
+    e = _narrow_cone(400, 12, 0.3)
+    mean, w = whitening_transform(e, shrinkage=0.0)
+    z = (e - mean) @ w
+    torch.testing.assert_close(z.mean(0), torch.zeros(12), atol=1e-4, rtol=0)
+    torch.testing.assert_close(z.T @ z / len(z), torch.eye(12), atol=1e-3, rtol=0)
+    torch.testing.assert_close(w, w.T)
+
+
+def test_whitening_pulls_a_narrow_cone_of_captions_apart():
+    e = _narrow_cone(40, 64, 0.15)  # fewer captions than dimensions, as in labeled digits (40 x 384)
+    assert _mean_pairwise_cos(e) > 0.9
+    mean, w = whitening_transform(e)
+    z = (e - mean) @ w
+    assert abs(_mean_pairwise_cos(z)) < 0.1
+    # Directions the captions do not span get a bounded gain: 1 / sqrt(shrinkage * mean eigenvalue).
+    outside = torch.linalg.svd(e - e.mean(0)).Vh[-1]  # orthogonal to every centred caption
+    gain = (outside @ w).norm().item()
+    assert torch.isfinite(w).all() and 1.0 < gain < 1e3
+
+
+def test_whitening_needs_several_distinct_embeddings():
+    with pytest.raises(ValueError, match="at least two"):
+        whitening_transform(torch.randn(1, 8))
+    with pytest.raises(ValueError, match="differ"):
+        whitening_transform(torch.ones(5, 8))

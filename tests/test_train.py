@@ -64,6 +64,20 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(pairs_dir, tmp_path):
         train(fast(), pairs_dir, part, max_steps=10, resume=False)
 
 
+def test_caption_whitening_is_fitted_on_the_data_once_and_kept_on_resume(pairs_dir, tmp_path):
+    run = train(fast(text_whitening=True), pairs_dir, tmp_path / "w", max_steps=2)
+    online = load_weights(run / "weights" / "online.safetensors")
+    ema = load_weights(run / "weights" / "ema.safetensors")
+    assert not torch.equal(online["text_whitening"], torch.eye(online["text_whitening"].shape[0]))
+    torch.testing.assert_close(ema["text_whitening"], online["text_whitening"])
+    train(fast(text_whitening=True), pairs_dir, run, max_steps=4)
+    resumed = load_weights(run / "weights" / "online.safetensors")
+    assert torch.equal(resumed["text_whitening"], online["text_whitening"])
+    assert torch.equal(resumed["text_mean"], online["text_mean"])
+    with pytest.raises(ValueError, match="text_whitening"):
+        train(fast(), pairs_dir, run, max_steps=6)
+
+
 def test_nonfinite_losses_stop_the_run_with_a_loadable_checkpoint(pairs_dir, tmp_path, monkeypatch):
     from vdiff.diffusion import Diffusion
 

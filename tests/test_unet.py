@@ -238,3 +238,20 @@ def test_chunked_attention_gives_the_unchunked_model_output(monkeypatch, cross_a
         monkeypatch.setattr(blocks, "ATTENTION_CHUNK", 3)  # temporal attention here: 2*16*16 sequences
         chunked = model(x, t, text, text_tokens=tokens, text_mask=mask)
     torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_caption_whitening_is_a_saved_buffer_applied_before_the_caption_mlp():
+    config = tiny_config(text_whitening=True)
+    model = perturbed(UNet3D(config, TEXT_DIM)).eval()
+    assert {"text_mean", "text_whitening"} <= set(model.state_dict())
+    x, t = torch.randn(2, config.channels, config.num_frames, 16, 16), torch.tensor([5.0, 50.0])
+    # A narrow cone of captions: after fitting, two of them condition the model far more differently.
+    shared = torch.randn(TEXT_DIM)
+    captions = torch.nn.functional.normalize(shared + 0.05 * torch.randn(30, TEXT_DIM), dim=-1)
+    with torch.no_grad():
+        before = (model(x, t, captions[:2]) - model(x, t, captions[2:4])).abs().mean()
+        model.fit_text_whitening(captions)
+        after = (model(x, t, captions[:2]) - model(x, t, captions[2:4])).abs().mean()
+    assert after > 3 * before
+    with pytest.raises(ValueError, match="text_whitening"):
+        UNet3D(tiny_config(), TEXT_DIM).fit_text_whitening(captions)

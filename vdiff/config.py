@@ -17,7 +17,7 @@ PRESETS_FILE = Path(__file__).with_name("presets.json")
 MODEL_SHAPE_FIELDS = (
     "image_size", "num_frames", "channels", "dim", "dim_mults", "num_res_blocks",
     "attn_resolutions", "attn_heads", "attn_head_dim", "temporal_attention", "cross_attention",
-    "adagn", "text_norm", "text_encoder", "max_text_len", "prediction_type",
+    "adagn", "text_norm", "text_whitening", "text_encoder", "max_text_len", "prediction_type",
 )
 
 
@@ -40,6 +40,7 @@ class Config:
     adagn: str = "separate"                        # "separate": time MLP * time_scale + text MLP (ours)
                                                    # "concat": one MLP on [time, text] (reference FiLM)
     text_norm: bool = True                         # LayerNorm on the pooled caption before its MLP
+    text_whitening: bool = False                   # whiten pooled captions by the training captions' statistics
     dropout: float = 0.0
 
     # --- text (vdiff.text) --------------------------------------------------------------
@@ -52,6 +53,7 @@ class Config:
     prediction_type: str = "epsilon"               # "epsilon" or "v_prediction"
     loss_type: str = "l2"                          # noise loss: "l2" or "l1"
     snr_gamma: float | None = None                 # min-SNR-gamma loss weighting (5 is usual); None = off
+    timestep_shift: float = 1.0                    # > 1 trains the noisy end more often (SD3's shift); 1 = uniform
     perceptual_weight: float = 0.0                 # lambda of the VGG16-BN perceptual loss; 0 = off
     perceptual_weighting: str = "alpha_bar"        # weight per sample by noise level: "alpha_bar" or "none"
     perceptual_pretrained: bool = True             # ImageNet weights; random only when unavailable
@@ -114,6 +116,7 @@ class Config:
             "prediction_type": self.prediction_type in ("epsilon", "v_prediction"),
             "loss_type": self.loss_type in ("l1", "l2"),
             "snr_gamma": self.snr_gamma is None or self.snr_gamma > 0,
+            "timestep_shift": self.timestep_shift > 0,
             "perceptual_weighting": self.perceptual_weighting in ("alpha_bar", "none"),
             "mixed_precision": self.mixed_precision in ("auto", "no", "bf16", "fp16"),
             "frame_sampling": self.frame_sampling in ("stride", "random_window"),

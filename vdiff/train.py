@@ -100,7 +100,7 @@ def train(config: Config | str, data_dir: str | Path, out_dir: str | Path, *, ma
 
     from . import checkpoint as ckpt
     from .data import PairsDataset, StepBatchSampler, collate
-    from .diffusion import Diffusion
+    from .diffusion import Diffusion, sample_timesteps
     from .ema import EMA
     from .env import env_report
     from .text import load_text_encoder
@@ -142,6 +142,8 @@ def train(config: Config | str, data_dir: str | Path, out_dir: str | Path, *, ma
         if main:
             print(f"warning: {w.message}", file=sys.stderr)
     model = UNet3D(config, encoder.dim)
+    if config.text_whitening:  # a resumed run loads the fitted buffers from its checkpoint below
+        model.fit_text_whitening(dataset.text_pooled)
     diffusion = Diffusion(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.adam_betas),
                                   weight_decay=config.weight_decay)
@@ -245,7 +247,7 @@ def train(config: Config | str, data_dir: str | Path, out_dir: str | Path, *, ma
             mask = batch["text_mask"].to(device) if "text_mask" in batch else None
             g = step_generator(config.seed, step, micro, rank, device)
             b = x0.shape[0]
-            t = torch.randint(0, diffusion.num_timesteps, (b,), generator=g, device=g.device).to(device)
+            t = sample_timesteps(b, diffusion.num_timesteps, config.timestep_shift, generator=g, device=g.device).to(device)
             noise = torch.randn(x0.shape, generator=g, device=g.device).to(device)
             drop = (torch.rand(b, generator=g, device=g.device) < config.cond_drop_prob).to(device)
             last = micro == config.grad_accum - 1

@@ -64,6 +64,10 @@ class UNet3D(nn.Module):
         # that the caption is not a whisper next to the timestep embedding. See docs/model.md.
         self.text_mlp = nn.Sequential(nn.LayerNorm(text_dim) if config.text_norm else nn.Identity(),
                                       nn.Linear(text_dim, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim))
+        # Fitted to the training captions before training (fit_text_whitening), saved with the weights.
+        if config.text_whitening:
+            self.register_buffer("text_mean", torch.zeros(text_dim))
+            self.register_buffer("text_whitening", torch.eye(text_dim))
         # The learned "no caption" condition for classifier-free guidance (rows with drop_mask=True).
         self.null_text_emb = nn.Parameter(torch.randn(text_dim) * 0.02)
         self.null_text_tokens = nn.Parameter(torch.randn(1, text_dim) * 0.02) if config.cross_attention else None
@@ -128,6 +132,17 @@ class UNet3D(nn.Module):
                                  f"got {tuple(text_mask.shape)}")
 
     # --- forward ------------------------------------------------------------------------
+    @torch.no_grad()
+    def fit_text_whitening(self, caption_embeddings: torch.Tensor) -> None:
+        """Set the caption whitening from the training captions' pooled embeddings [N, text_dim]."""
+        from .text import whitening_transform
+
+        if not self.config.text_whitening:
+            raise ValueError("this model has no caption whitening (config.text_whitening is False)")
+        mean, matrix = whitening_transform(caption_embeddings)
+        self.text_mean.copy_(mean)
+        self.text_whitening.copy_(matrix)
+
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, text_emb: torch.Tensor,
                 drop_mask: torch.Tensor | None = None, text_tokens: torch.Tensor | None = None,
                 text_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -139,6 +154,8 @@ class UNet3D(nn.Module):
         param_dtype = self.null_text_emb.dtype
 
         text_emb = text_emb.to(param_dtype)
+        if self.config.text_whitening:
+            text_emb = (text_emb - self.text_mean) @ self.text_whitening
         tokens = mask = None
         if self.config.cross_attention:
             tokens, mask = text_tokens.to(param_dtype), text_mask.bool().clone()

@@ -4,14 +4,17 @@
     python benchmarks/ablation.py --preset smoke --max-steps 3 --out /tmp/abl   # seconds, for a check
 
 Trained variants (each gets the same --minutes of wall clock, or the same --max-steps):
-  full            everything on: AdaGN with separate time/text MLPs, LayerNorm on the caption,
-                  v-prediction, min-SNR-5 weighting, EMA warm-up, perceptual loss at
+  full            everything on: AdaGN with separate time/text MLPs, caption whitening and LayerNorm,
+                  v-prediction, timestep shift 4, EMA warm-up, perceptual loss at
                   --perceptual-weight (0 leaves it off; then skip no_perceptual, it would equal full)
   adagn_concat    one MLP on [time, text] (the reference's FiLM) instead of separate MLPs
   no_perceptual   perceptual_weight = 0
   ema_fixed       no EMA warm-up: decay fixed at --ema-fixed-decay (0.9999) from step 0
   epsilon         epsilon-prediction instead of v-prediction
-  no_min_snr      unweighted noise loss instead of min-SNR-5
+  no_text_whitening  the pooled caption without whitening
+  no_timestep_shift  uniform training timesteps
+  min_snr         min-SNR-5 loss weighting added (the recipe before the shift; for v it starves the
+                  noisiest steps, docs/diffusion.md)
   no_text_norm    the caption MLP without its LayerNorm
 Sampling variants (the "full" run's weights, sampled differently):
   static_threshold  clip x0 to [-1, 1] instead of dynamic thresholding
@@ -28,7 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
-TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed", "epsilon", "no_min_snr", "no_text_norm")
+TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed", "epsilon", "no_text_whitening",
+           "no_timestep_shift", "min_snr", "no_text_norm")
 SAMPLED = ("static_threshold", "ddpm_1000")
 COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "temporal_consistency", "flicker")
 
@@ -36,10 +40,11 @@ COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "temporal_con
 def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: float) -> dict:
     """Config changes of a trained variant relative to the full model."""
     full = {"adagn": "separate", "perceptual_weight": perceptual_weight, "text_norm": True,
-            "prediction_type": "v_prediction", "snr_gamma": 5.0}
+            "text_whitening": True, "prediction_type": "v_prediction", "timestep_shift": 4.0, "snr_gamma": None}
     changes = {"full": {}, "adagn_concat": {"adagn": "concat"}, "no_perceptual": {"perceptual_weight": 0.0},
                "ema_fixed": {"ema_decay_min": ema_fixed_decay, "ema_decay_max": ema_fixed_decay},
-               "epsilon": {"prediction_type": "epsilon"}, "no_min_snr": {"snr_gamma": None},
+               "epsilon": {"prediction_type": "epsilon"}, "no_text_whitening": {"text_whitening": False},
+               "no_timestep_shift": {"timestep_shift": 1.0}, "min_snr": {"snr_gamma": 5.0},
                "no_text_norm": {"text_norm": False}}
     return {**full, **changes[name]}
 

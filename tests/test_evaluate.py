@@ -163,7 +163,7 @@ def test_ablation_variants_switch_off_one_improvement_each():
         changed = ablation.variant_overrides(name, 0.1, 0.9999)
         diff = {k for k in set(full) | set(changed) if full.get(k) != changed.get(k)}
         assert diff and diff <= {"adagn", "perceptual_weight", "ema_decay_min", "ema_decay_max", "prediction_type",
-                                 "snr_gamma", "text_norm"}, name
+                                 "snr_gamma", "text_norm", "text_whitening", "timestep_shift"}, name
         assert len({k.split("_")[0] for k in diff}) == 1, name  # one improvement at a time
     from vdiff.config import get_preset
     cfg = get_preset("smoke")

@@ -106,12 +106,13 @@ def test_loss_plot(run_dir, tmp_path):
 
 
 def test_grey_v_prediction_run_trains_and_generates_grey_gifs(tmp_path):
-    # The tiny preset's recipe (one channel, v-prediction, min-SNR) at smoke size, end to end.
+    # The tiny preset's recipe (one channel, v-prediction, timestep shift, caption whitening) at smoke
+    # size, end to end: the whitening is fitted, saved and used by the pipeline.
     from vdiff.config import get_preset
 
     data = write_moving_square_pairs(tmp_path / "pairs")
-    config = get_preset("smoke", channels=1, prediction_type="v_prediction", snr_gamma=5.0,
-                        save_every=4, sample_every=4)
+    config = get_preset("smoke", channels=1, prediction_type="v_prediction", timestep_shift=4.0,
+                        text_whitening=True, save_every=4, sample_every=4)
     run = train(config, data, tmp_path / "run", max_steps=4)
     assert (run / "samples" / "step_0000004_ema.gif").is_file()
     clips = load_pipeline(run)(["digit 1 moving left"], num=2, steps=3, seed=0, progress=False)

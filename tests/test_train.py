@@ -150,3 +150,16 @@ def test_precision_follows_compute_capability_not_bf16_emulation():
     report = env_report()
     if report.device == "cpu":
         assert report.precision == "no" and report.gpu_name is None and "precision=no" in str(report)
+
+
+def test_sampling_and_bench_autocast_bf16_only_on_native_bf16_gpus(monkeypatch):
+    from vdiff.bench import resolve_precision
+    from vdiff.env import autocast_precision
+
+    cuda = torch.device("cuda")
+    for capability, expected in (((8, 0), "bf16"), ((9, 0), "bf16"), ((7, 5), "fp32")):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
+        assert autocast_precision(cuda) == expected
+        assert resolve_precision("auto", cuda) == expected
+    assert autocast_precision(torch.device("cpu")) == "fp32"
+    assert resolve_precision("fp32", cuda) == "fp32"

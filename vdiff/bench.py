@@ -30,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .cli import OneLineParser
 from .config import Config, get_preset, preset_names
+from .env import autocast_for, autocast_precision
 
 BASELINE = "video-diffusion-pytorch==0.7.0"
 
@@ -207,12 +208,6 @@ class Baseline(Subject):
 
 
 # --- one measurement ------------------------------------------------------------------------
-def autocast_for(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def measure_memory(subject: Subject, device: torch.device, precision: str) -> dict:
     """Parameters and activation memory only: one training forward, no timing (fast on a CPU)."""
     model = subject.model.train()
@@ -356,12 +351,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    if precision != "auto":
-        return precision
-    # is_bf16_supported() says True on a T4 through emulation: ask for Ampere (8.0) or newer.
-    if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8:
-        return "bf16"
-    return "fp32"
+    return autocast_precision(device) if precision == "auto" else precision
 
 
 def run(args: argparse.Namespace) -> dict:

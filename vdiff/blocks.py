@@ -54,6 +54,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     return torch.cat([F.scaled_dot_product_attention(qc, kc, vc, attn_mask=m) for qc, kc, vc, m in
                       zip(q.split(ATTENTION_CHUNK), k.split(ATTENTION_CHUNK), v.split(ATTENTION_CHUNK), masks)])
 
+
 class AdaGN(nn.Module):
     """GroupNorm, then ``x * (1 + scale) + shift`` with scale/shift from the time and text conditions.
 

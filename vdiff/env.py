@@ -1,6 +1,7 @@
 """Environment report: device, GPU name, compute capability and the precision training will use."""
 from __future__ import annotations
 
+import contextlib
 import platform
 from dataclasses import asdict, dataclass
 
@@ -40,6 +41,20 @@ def choose_precision(device: str, compute_capability: tuple[int, int] | None, re
     if compute_capability is not None and compute_capability >= (8, 0):
         return "bf16"
     return "fp16"
+
+
+def autocast_precision(device: torch.device) -> str:
+    """"bf16" where ``device`` is a CUDA GPU with native bf16 (``choose_precision``'s rule), else "fp32"."""
+    if device.type != "cuda":
+        return "fp32"
+    return "bf16" if choose_precision("cuda", torch.cuda.get_device_capability(device)) == "bf16" else "fp32"
+
+
+def autocast_for(device: torch.device, precision: str):
+    """bf16 autocast on ``device`` when ``precision`` is "bf16", else a context that does nothing."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def env_report(requested_precision: str = "auto") -> EnvReport:

@@ -14,6 +14,7 @@ import torch
 
 from .cli import OneLineParser, parse_threshold
 from .config import Config
+from .env import autocast_for, autocast_precision
 
 SAMPLERS = ("ddim", "ddpm", "dpm++")
 
@@ -31,7 +32,7 @@ class Pipeline:
         self.diffusion = Diffusion(config)
         # The denoiser runs under bf16 autocast where the GPU has native bf16 (the precision the run
         # trained in there); the sampler's arithmetic stays fp32 (guided_output casts back).
-        self.precision = sampling_precision(device)
+        self.precision = autocast_precision(device)
 
     @torch.no_grad()
     def __call__(self, prompts: str | list[str], *, num: int = 1, steps: int = 20, sampler: str = "ddim",
@@ -55,7 +56,7 @@ class Pipeline:
         texts = [p for p in prompts for _ in range(num)]
         emb = self.text_encoder.encode(texts)
         cross = self.config.cross_attention
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with autocast_for(self.device, self.precision):
             out = self.diffusion.sample(
                 self.model, emb.pooled.to(self.device),
                 text_tokens=emb.tokens.to(self.device) if cross else None,
@@ -71,16 +72,6 @@ class Pipeline:
             clips, x_start = out
             return _rgb(to_uint8(clips)), _rgb(to_uint8(x_start.clamp(-1, 1)))
         return _rgb(to_uint8(out))
-
-
-def sampling_precision(device: torch.device) -> str:
-    """"bf16" on a CUDA GPU with native bf16 (compute capability >= 8.0), else "fp32"."""
-    from .env import choose_precision
-
-    if device.type != "cuda":
-        return "fp32"
-    props = torch.cuda.get_device_properties(device)
-    return "bf16" if choose_precision("cuda", (props.major, props.minor)) == "bf16" else "fp32"
 
 
 def _rgb(clips: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
@@ -60,8 +61,13 @@ def sampling_settings(name: str, config, steps: int) -> dict:
 
 def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float | None, max_steps: int | None,
                  variants: list[str], num_per_prompt: int, max_prompts: int | None, steps: int,
-                 perceptual_weight: float, ema_fixed_decay: float, seed: int = 0) -> dict:
-    """Train each trained variant under one budget, evaluate every variant; returns {variant: row}."""
+                 perceptual_weight: float, ema_fixed_decay: float, seed: int = 0,
+                 on_row: Callable[[dict[str, dict]], None] | None = None) -> dict:
+    """Train each trained variant under one budget, evaluate every variant; returns {variant: row}.
+
+    Trained variants come first and the sampling variants of "full" last (1000-step DDPM is the
+    slowest part); on_row gets the rows so far after each one, so a cut-short run keeps its rows.
+    """
     from vdiff.config import get_preset
     from vdiff.evaluate import evaluate
     from vdiff.generate import load_pipeline
@@ -71,24 +77,29 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
     # None keeps the preset's max_steps as a cap (it also sets the LR schedule's length).
     budget = {"max_minutes": minutes, "max_steps": max_steps}
     needed = [v for v in TRAINED if v in variants or (v == "full" and any(s in variants for s in SAMPLED))]
+    trained: dict[str, tuple[Path, object, float]] = {}
     for name in needed:
         config = get_preset(preset, **variant_overrides(name, perceptual_weight, ema_fixed_decay), seed=seed,
                             sample_every=0, save_every=0)
         run = out_dir / "runs" / name
         t0 = time.perf_counter()
         train(config, data_dir, run, resume=False, **budget)
-        train_s = time.perf_counter() - t0
-        trained_steps = steps_trained(run)
-        pipe = load_pipeline(run)
-        for variant in [name] + (list(SAMPLED) if name == "full" else []):
-            if variant not in variants:
-                continue
-            t1 = time.perf_counter()
-            report = evaluate(run, data_dir, num_per_prompt=num_per_prompt, max_prompts=max_prompts, seed=seed,
-                              pipeline=pipe, progress=False, **sampling_settings(variant, config, steps))
-            rows[variant] = {"run": str(run), "overrides": variant_overrides(name, perceptual_weight, ema_fixed_decay),
-                             "train_steps": trained_steps, "train_s": round(train_s, 1),
-                             "sample_eval_s": round(time.perf_counter() - t1, 1), "report": report}
+        trained[name] = (run, config, time.perf_counter() - t0)
+    evaluations = [(v, v) for v in needed if v in variants] + [(v, "full") for v in SAMPLED if v in variants]
+    pipelines: dict[str, object] = {}
+    for variant, source in evaluations:
+        run, config, train_s = trained[source]
+        if source not in pipelines:  # "full" serves its sampling variants too: load it once
+            pipelines = {source: load_pipeline(run)}
+        pipe = pipelines[source]
+        t1 = time.perf_counter()
+        report = evaluate(run, data_dir, num_per_prompt=num_per_prompt, max_prompts=max_prompts, seed=seed,
+                          pipeline=pipe, progress=False, **sampling_settings(variant, config, steps))
+        rows[variant] = {"run": str(run), "overrides": variant_overrides(source, perceptual_weight, ema_fixed_decay),
+                         "train_steps": steps_trained(run), "train_s": round(train_s, 1),
+                         "sample_eval_s": round(time.perf_counter() - t1, 1), "report": report}
+        if on_row is not None:
+            on_row(rows)
     return rows
 
 
@@ -150,14 +161,18 @@ def main(argv: list[str] | None = None) -> int:
                              holdout="default", progress=False)
     budget = (f"{args.minutes} min" if args.minutes is not None else f"{args.max_steps} steps") + \
              f" per trained variant, preset {args.preset}, {args.num_per_prompt} clips per prompt"
+    from vdiff.evaluate import _json_safe
+
+    def write(rows: dict[str, dict]) -> None:
+        (out / "ablation.json").write_text(json.dumps(_json_safe({"budget": budget, "variants": rows}), indent=2) + "\n")
+        (out / "ablation.md").write_text(markdown_table(rows, budget) + "\n")
+
     rows = run_ablation(args.preset, data, out, minutes=args.minutes, max_steps=args.max_steps, variants=variants,
                         num_per_prompt=args.num_per_prompt, max_prompts=args.max_prompts, steps=args.steps,
-                        perceptual_weight=args.perceptual_weight, ema_fixed_decay=args.ema_fixed_decay, seed=args.seed)
-    from vdiff.evaluate import _json_safe
-    (out / "ablation.json").write_text(json.dumps(_json_safe({"budget": budget, "variants": rows}), indent=2) + "\n")
-    table = markdown_table(rows, budget)
-    (out / "ablation.md").write_text(table + "\n")
-    print(table)
+                        perceptual_weight=args.perceptual_weight, ema_fixed_decay=args.ema_fixed_decay, seed=args.seed,
+                        on_row=write)
+    write(rows)
+    print(markdown_table(rows, budget))
     return 0
 
 

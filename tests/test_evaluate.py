@@ -172,6 +172,22 @@ def test_ablation_variants_switch_off_one_improvement_each():
     assert ablation.sampling_settings("static_threshold", cfg, 20)["threshold"] is None
 
 
+def test_ablation_evaluates_trained_variants_first_and_hands_over_every_row(data_dir, tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ablation
+
+    seen: list[list[str]] = []
+    rows = ablation.run_ablation("smoke", data_dir, tmp_path, minutes=None, max_steps=2,
+                                 variants=["static_threshold", "epsilon", "full"], num_per_prompt=1, max_prompts=2,
+                                 steps=2, perceptual_weight=0.0, ema_fixed_decay=0.9999,
+                                 on_row=lambda r: seen.append(list(r)))
+    # the slow sampling variants of "full" come after every trained one, and each row is handed over at once
+    assert seen == [["full"], ["full", "epsilon"], ["full", "epsilon", "static_threshold"]]
+    assert rows["static_threshold"]["run"] == rows["full"]["run"] != rows["epsilon"]["run"]
+    assert rows["epsilon"]["overrides"]["prediction_type"] == "epsilon"
+    assert all(row["train_steps"] == 2 for row in rows.values())
+
+
 def test_reference_adapter_gives_dropped_rows_its_null_embedding_and_its_schedule():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import reference_side_by_side as side

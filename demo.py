@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"3/4 generating GIFs for {len(PROMPTS)} prompts in {gen_dir}")
     gen_dir.mkdir(parents=True, exist_ok=True)
     pipe = vdiff.load_pipeline(run_dir)
-    clips = pipe(PROMPTS, num=1, steps=20, sampler="ddim", guidance=2.0, threshold=0.995, seed=0)
+    clips = pipe(PROMPTS, num=1, steps=20, sampler="ddim", guidance=2.0, seed=0)
     gifs = []
     for clip, prompt in zip(clips, PROMPTS):
         gifs.append(gen_dir / (prompt.replace(" ", "_") + ".gif"))

@@ -170,6 +170,7 @@ def test_ablation_variants_switch_off_one_improvement_each():
     assert ablation.sampling_settings("ddpm_1000", cfg, 20) == {"steps": cfg.timesteps, "sampler": "ddpm",
                                                                "threshold": "config"}
     assert ablation.sampling_settings("static_threshold", cfg, 20)["threshold"] is None
+    assert ablation.sampling_settings("dynamic_threshold", cfg, 20)["threshold"] == 0.995
 
 
 def test_ablation_evaluates_trained_variants_first_and_hands_over_every_row(data_dir, tmp_path):

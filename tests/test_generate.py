@@ -54,6 +54,24 @@ def test_pipeline_returns_uint8_clips_reproducibly(run_dir):
         pipe(["x"], sampler="euler")
 
 
+def test_pipeline_thresholds_as_its_run_config_says_unless_told(run_dir, monkeypatch):
+    pipe = load_pipeline(run_dir)
+    seen = []
+    sample = pipe.diffusion.sample
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["threshold"])
+        return sample(*args, **kwargs)
+
+    monkeypatch.setattr(pipe.diffusion, "sample", spy)
+    pipe(["square moving left"], steps=2, progress=False)
+    pipe.config.threshold = None  # a run that chose static clipping (the digit presets)
+    pipe(["square moving left"], steps=2, progress=False)
+    pipe(["square moving left"], steps=2, threshold=0.9, progress=False)
+    pipe(["square moving left"], steps=2, threshold=None, progress=False)
+    assert seen == [0.995, "static", 0.9, "static"]
+
+
 def test_generate_command_writes_gifs_contact_sheet_and_x_start(run_dir, tmp_path, capsys):
     out = tmp_path / "gen"
     code = main(["--run", str(run_dir), "--prompt", "square moving left", "--prompt", "square moving down",

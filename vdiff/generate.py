@@ -36,10 +36,13 @@ class Pipeline:
 
     @torch.no_grad()
     def __call__(self, prompts: str | list[str], *, num: int = 1, steps: int = 20, sampler: str = "ddim",
-                 guidance: float = 2.0, threshold: float | str | None = 0.995, seed: int = 0,
+                 guidance: float = 2.0, threshold: float | str | None = "config", seed: int = 0,
                  return_x_start: bool = False, x_start_every_step: bool = False,
                  progress: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """``num`` clips per prompt, prompt-major; ``threshold=None`` clips x0 to [-1, 1] (static).
+        """``num`` clips per prompt, prompt-major.
+
+        ``threshold``: "config" (the run's own choice), a dynamic-thresholding quantile, or None to
+        clip x0 to [-1, 1] (static).
 
         With ``return_x_start`` also the final predicted x0 of each clip ``[N, F, H, W, 3]``, or with
         ``x_start_every_step`` as well, the prediction after every sampler step ``[steps, N, F, H, W, 3]``.
@@ -53,6 +56,8 @@ class Pipeline:
             raise ValueError(f"num must be >= 1, got {num}")
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
+        if threshold == "config":
+            threshold = self.config.threshold
         texts = [p for p in prompts for _ in range(num)]
         emb = self.text_encoder.encode(texts)
         cross = self.config.cross_attention
@@ -123,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--sampler", default="ddim", help="ddim, ddpm or dpm++")
     p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale (1 = none)")
-    p.add_argument("--threshold", default="0.995", help="dynamic-thresholding quantile, or 'none' for plain clipping")
+    p.add_argument("--threshold", default="config",
+                   help="dynamic-thresholding quantile, 'none' for plain clipping, or 'config' (the run's own)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num", type=int, default=1, help="samples per prompt")
     p.add_argument("--no-ema", action="store_true", help="use the online weights instead of the EMA")
@@ -139,7 +145,7 @@ def generate_files(args: argparse.Namespace) -> list[Path]:
         raise ValueError("give at least one --prompt")
     if args.sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {args.sampler!r}; choose one of: {', '.join(SAMPLERS)}")
-    threshold = parse_threshold(args.threshold)
+    threshold = parse_threshold(args.threshold, extra=("config",))
     pipe = load_pipeline(args.run, use_ema=not args.no_ema)
     result = pipe(args.prompt, num=args.num, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
                   threshold=threshold, seed=args.seed, return_x_start=args.x_start)

@@ -89,12 +89,11 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
         train(config, data_dir, run, resume=False, **budget)
         trained[name] = (run, config, time.perf_counter() - t0)
     evaluations = [(v, v) for v in needed if v in variants] + [(v, "full") for v in SAMPLED if v in variants]
-    pipelines: dict[str, object] = {}
+    pipe, loaded_from = None, None
     for variant, source in evaluations:
         run, config, train_s = trained[source]
-        if source not in pipelines:  # "full" serves its sampling variants too: load it once
-            pipelines = {source: load_pipeline(run)}
-        pipe = pipelines[source]
+        if source != loaded_from:  # the sampling variants of "full", one after another, share one load
+            pipe, loaded_from = load_pipeline(run), source
         t1 = time.perf_counter()
         report = evaluate(run, data_dir, num_per_prompt=num_per_prompt, max_prompts=max_prompts, seed=seed,
                           pipeline=pipe, progress=False, **sampling_settings(variant, config, steps))

@@ -33,6 +33,18 @@ class Pipeline:
         # The denoiser runs under bf16 autocast where the GPU has native bf16 (the precision the run
         # trained in there); the sampler's arithmetic stays fp32 (guided_output casts back).
         self.precision = autocast_precision(device)
+        self.source: Path | None = None  # the folder load_pipeline read (its log and eval.json feed the model card)
+        self.weights_kind = "ema"
+
+    def save_pretrained(self, folder: str | Path, **kwargs) -> Path:
+        """A self-contained folder: config, weights, model card, sample GIF (see ``vdiff.hub``)."""
+        from .hub import save_pretrained
+        return save_pretrained(self, folder, **kwargs)
+
+    def push_to_hub(self, repo_id: str, *, private: bool = True, token: str | None = None, **kwargs) -> str:
+        """Upload the ``save_pretrained`` folder to a Hub model repo (private by default); returns its URL."""
+        from .hub import push_to_hub
+        return push_to_hub(self, repo_id, private=private, token=token, **kwargs)
 
     @torch.no_grad()
     def __call__(self, prompts: str | list[str], *, num: int = 1, steps: int = 20, sampler: str = "ddim",
@@ -84,22 +96,15 @@ def _rgb(clips: np.ndarray) -> np.ndarray:
 
 
 def load_pipeline(run_dir: str | Path, use_ema: bool = True, device: str | torch.device | None = None) -> Pipeline:
-    """The EMA (or online) model of a run folder, ready to sample; ValueError when the run has no weights."""
+    """The EMA (or online) model of a run folder, a folder written by ``save_pretrained`` or a Hub repo
+    id (downloaded once into the Hugging Face cache), ready to sample; ValueError (one line) otherwise."""
     from .checkpoint import load_weights
+    from .hub import locate
     from .text import load_text_encoder
     from .unet import UNet3D
 
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise ValueError(f"run folder not found: {run}")
-    weights = run / "weights"
-    config_path = weights / "config.json" if (weights / "config.json").is_file() else run / "config.json"
-    if not config_path.is_file():
-        raise ValueError(f"{run} is not a run folder: no config.json (train first with python -m vdiff.train)")
-    config = Config.from_json(config_path)
-    file = weights / ("ema.safetensors" if use_ema else "online.safetensors")
-    if not file.is_file():
-        raise ValueError(f"no weights at {file}: the run has not saved a checkpoint yet")
+    found = locate(run_dir, use_ema)
+    config, file = found.config, found.weights
     device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     encoder = load_text_encoder(config.text_encoder, device=device, max_length=config.max_text_len)
     model = UNet3D(config, encoder.dim)
@@ -108,7 +113,9 @@ def load_pipeline(run_dir: str | Path, use_ema: bool = True, device: str | torch
         model.load_state_dict(state)
     except RuntimeError as e:
         raise ValueError(f"weights {file} do not fit the run's config: {str(e).splitlines()[0]}") from None
-    return Pipeline(model.to(device), config, encoder, device)
+    pipe = Pipeline(model.to(device), config, encoder, device)
+    pipe.source, pipe.weights_kind = found.folder, found.weights_kind  # save_pretrained reads the run's log
+    return pipe
 
 
 def slug(text: str, max_len: int = 60) -> str:

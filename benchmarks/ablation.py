@@ -54,12 +54,12 @@ def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: floa
 def sampling_settings(name: str, config, steps: int) -> dict:
     """evaluate() keyword arguments of a variant: how its clips are sampled."""
     if name == "static_threshold":
-        return {"steps": steps, "sampler": "ddim", "threshold": None}
+        return {"steps": steps, "sampler": "ddim", "x0_clip": "static"}
     if name == "dynamic_threshold":
-        return {"steps": steps, "sampler": "ddim", "threshold": 0.995}
-    if name == "ddpm_1000":
-        return {"steps": config.timesteps, "sampler": "ddpm", "threshold": "config"}
-    return {"steps": steps, "sampler": "ddim", "threshold": "config"}
+        return {"steps": steps, "sampler": "ddim", "x0_clip": "dynamic", "x0_clip_quantile": 0.995}
+    if name == "ddpm_1000":  # x0 clipping as the run's config says
+        return {"steps": config.timesteps, "sampler": "ddpm"}
+    return {"steps": steps, "sampler": "ddim"}
 
 
 def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float | None, max_steps: int | None,

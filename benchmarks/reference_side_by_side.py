@@ -56,11 +56,9 @@ def reference_pipeline(unet: nn.Module, betas: torch.Tensor, config, text_encode
     from vdiff.diffusion import Diffusion
     from vdiff.generate import Pipeline
 
-    config = config.replace(prediction_type="epsilon", threshold=None, timesteps=len(betas))
-    pipe = Pipeline(ReferenceDenoiser(unet), config, text_encoder, device)
-    # Exactly its schedule: diffusers' cosine caps betas at 0.999, the reference at 0.9999.
-    pipe.diffusion = Diffusion(config, betas=betas)
-    return pipe
+    # Its own static clipping of x0, and exactly its schedule (diffusers' cosine caps betas at 0.999, it at 0.9999).
+    config = config.replace(prediction_type="epsilon", x0_clip="static", timesteps=len(betas))
+    return Pipeline(ReferenceDenoiser(unet), config, text_encoder, device, diffusion=Diffusion(config, betas=betas))
 
 
 def train_reference(config, data_dir: Path, minutes: float, device: torch.device, seed: int = 0):
@@ -145,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict] = {}
     pipe = reference_pipeline(unet.eval(), diffusion.betas, config, load_text_encoder(config.text_encoder), device)
     t0 = time.perf_counter()
-    report = evaluate(out, args.eval_data, pipeline=pipe, threshold=None, **settings)
+    report = evaluate(out, args.eval_data, pipeline=pipe, **settings)  # its config clips x0 statically
     rows["reference (video-diffusion-pytorch 0.7.0)"] = {"train_steps": steps, "train_s": round(seconds, 1),
                                                          "sample_eval_s": round(time.perf_counter() - t0, 1),
                                                          "report": report}

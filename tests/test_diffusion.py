@@ -1,4 +1,4 @@
-"""vdiff.diffusion: schedules, forward process, loss, samplers, guidance, thresholding."""
+"""vdiff.diffusion: schedules, forward process, loss, samplers, guidance, x0 clipping."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from vdiff.config import get_preset
-from vdiff.diffusion import Diffusion, apply_threshold, dynamic_threshold, sample_timesteps
+from vdiff.diffusion import Diffusion, clip_x0, dynamic_threshold, sample_timesteps
 
 TEXT_DIM = 8
 
@@ -212,8 +212,10 @@ def test_bad_sampler_arguments_raise_value_errors(cfg):
         d.sample(model, emb, sampler="euler", progress=False)
     with pytest.raises(ValueError, match="steps"):
         d.sample(model, emb, steps=0, progress=False)
-    with pytest.raises(ValueError, match="threshold"):
-        d.sample(model, emb, threshold=1.5, progress=False)
+    with pytest.raises(ValueError, match="x0_clip_quantile"):
+        d.sample(model, emb, x0_clip="dynamic", x0_clip_quantile=1.5, progress=False)
+    with pytest.raises(ValueError, match="x0_clip"):
+        d.sample(model, emb, x0_clip="dynamic-ish", progress=False)
     with pytest.raises(ValueError, match="text_emb"):
         d.sample(model, torch.randn(TEXT_DIM), progress=False)
     assert model.calls == []
@@ -279,18 +281,18 @@ def test_sampling_restores_training_mode(cfg):
     assert seen == [False, False] and model.training
 
 
-@pytest.mark.parametrize("threshold", [0.995, "static"])
-def test_thresholding_keeps_every_x_start_in_range(cfg, threshold):
+@pytest.mark.parametrize("x0_clip", ["dynamic", "static"])
+def test_x0_clipping_keeps_every_x_start_in_range(cfg, x0_clip):
     d, emb = Diffusion(cfg), torch.randn(2, TEXT_DIM)
     wild = DummyDenoiser(scale=-5.0)  # predicts noise that implies x0 far outside [-1, 1]
-    _, per_step = d.sample(wild, emb, steps=4, threshold=threshold, x_start_every_step=True,
+    _, per_step = d.sample(wild, emb, steps=4, x0_clip=x0_clip, x_start_every_step=True,
                            progress=False, generator=0)
     assert all(x0.abs().max() <= 1.0 + 1e-6 for x0 in per_step)
-    _, raw = d.sample(wild, emb, steps=4, threshold=None, x_start_every_step=True, progress=False, generator=0)
-    assert max(x0.abs().max() for x0 in raw) > 1.5  # without thresholding they would leave it
+    _, raw = d.sample(wild, emb, steps=4, x0_clip="none", x_start_every_step=True, progress=False, generator=0)
+    assert max(x0.abs().max() for x0 in raw) > 1.5  # without clipping they would leave it
 
 
-# --- thresholding as a pure function ------------------------------------------------------------
+# --- x0 clipping as a pure function -------------------------------------------------------------
 
 def test_dynamic_threshold_equals_plain_clipping_when_s_is_at_most_1():
     x = torch.rand(2, 3, 4, 8, 8) * 1.8 - 0.9
@@ -325,11 +327,13 @@ def test_threshold_quantile_is_taken_in_fp32():
 
 @settings(max_examples=30, deadline=None)
 @given(scale=st.floats(0.01, 100.0), p=st.floats(0.5, 1.0), seed=st.integers(0, 2**16))
-def test_thresholded_x_start_always_within_unit_range(scale, p, seed):
+def test_clipped_x_start_always_within_unit_range(scale, p, seed):
     x = torch.randn(2, 3, 2, 4, 4, generator=torch.Generator().manual_seed(seed)) * scale
-    for threshold in (p, "static"):
-        assert apply_threshold(x, threshold).abs().max() <= 1.0 + 1e-6
-    assert torch.equal(apply_threshold(x, None), x)
+    for x0_clip in ("dynamic", "static"):
+        assert clip_x0(x, x0_clip, p).abs().max() <= 1.0 + 1e-6
+    torch.testing.assert_close(clip_x0(x, "dynamic", p), dynamic_threshold(x, p))
+    assert torch.equal(clip_x0(x, "static", p), x.clamp(-1, 1))
+    assert torch.equal(clip_x0(x, "none", p), x)
 
 
 # --- the scheduler step re-derives its noise from the thresholded x0 --------------------------

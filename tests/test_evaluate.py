@@ -34,7 +34,7 @@ def run_dir(data_dir, tmp_path_factory):
     import vdiff
     from vdiff.config import get_preset
 
-    return vdiff.train(get_preset("smoke"), data_dir, tmp_path_factory.mktemp("run") / "run", max_steps=3)
+    return vdiff.Trainer(get_preset("smoke"), data_dir, tmp_path_factory.mktemp("run") / "run", max_steps=3).fit()
 
 
 def test_read_prompts_splits_seen_and_heldout_combos(data_dir):
@@ -167,10 +167,9 @@ def test_ablation_variants_switch_off_one_improvement_each():
         assert len({k.split("_")[0] for k in diff}) == 1, name  # one improvement at a time
     from vdiff.config import get_preset
     cfg = get_preset("smoke")
-    assert ablation.sampling_settings("ddpm_1000", cfg, 20) == {"steps": cfg.timesteps, "sampler": "ddpm",
-                                                               "threshold": "config"}
-    assert ablation.sampling_settings("static_threshold", cfg, 20)["threshold"] is None
-    assert ablation.sampling_settings("dynamic_threshold", cfg, 20)["threshold"] == 0.995
+    assert ablation.sampling_settings("ddpm_1000", cfg, 20) == {"steps": cfg.timesteps, "sampler": "ddpm"}
+    assert ablation.sampling_settings("static_threshold", cfg, 20)["x0_clip"] == "static"
+    assert ablation.sampling_settings("dynamic_threshold", cfg, 20)["x0_clip"] == "dynamic"
 
 
 def test_ablation_evaluates_trained_variants_first_and_hands_over_every_row(data_dir, tmp_path):
@@ -211,7 +210,7 @@ def test_reference_adapter_gives_dropped_rows_its_null_embedding_and_its_schedul
     assert torch.equal(unet.seen[1], torch.full((3,), 7.0)) and torch.equal(unet.seen[[0, 2]], emb[[0, 2]])
     betas = torch.linspace(1e-4, 0.9999, 50)
     pipe = side.reference_pipeline(unet, betas, get_preset("smoke"), text_encoder=None, device=torch.device("cpu"))
-    assert pipe.config.prediction_type == "epsilon" and pipe.config.threshold is None
+    assert pipe.config.prediction_type == "epsilon" and pipe.config.x0_clip == "static"
     assert torch.allclose(pipe.diffusion.alphas_cumprod, torch.cumprod(1 - betas.double(), 0).float())
 
 

@@ -54,28 +54,34 @@ def test_pipeline_returns_uint8_clips_reproducibly(run_dir):
         pipe(["x"], sampler="euler")
 
 
-def test_pipeline_thresholds_as_its_run_config_says_unless_told(run_dir, monkeypatch):
+def test_pipeline_samples_as_its_run_config_says_unless_told(run_dir, monkeypatch):
     pipe = load_pipeline(run_dir)
     seen = []
     sample = pipe.diffusion.sample
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["threshold"])
+        seen.append({k: kwargs[k] for k in ("sampler", "steps", "guidance_scale", "x0_clip", "x0_clip_quantile")})
         return sample(*args, **kwargs)
 
     monkeypatch.setattr(pipe.diffusion, "sample", spy)
-    pipe(["square moving left"], steps=2, progress=False)
-    pipe.config.threshold = None  # a run that chose static clipping (the digit presets)
-    pipe(["square moving left"], steps=2, progress=False)
-    pipe(["square moving left"], steps=2, threshold=0.9, progress=False)
-    pipe(["square moving left"], steps=2, threshold=None, progress=False)
-    assert seen == [0.995, "static", 0.9, "static"]
+    cfg = pipe.config
+    pipe(["square moving left"], progress=False)
+    assert seen[-1] == {"sampler": cfg.sampler, "steps": cfg.sample_steps, "guidance_scale": cfg.guidance_scale,
+                        "x0_clip": cfg.x0_clip, "x0_clip_quantile": cfg.x0_clip_quantile}
+    pipe.config = cfg.replace(x0_clip="static", sample_steps=3, sampler="dpm++")  # e.g. the digit presets
+    pipe(["square moving left"], progress=False)
+    assert (seen[-1]["x0_clip"], seen[-1]["steps"], seen[-1]["sampler"]) == ("static", 3, "dpm++")
+    pipe(["square moving left"], steps=2, x0_clip="dynamic", x0_clip_quantile=0.9, guidance=1.5, progress=False)
+    assert seen[-1] == {"sampler": "dpm++", "steps": 2, "guidance_scale": 1.5, "x0_clip": "dynamic",
+                        "x0_clip_quantile": 0.9}
+    with pytest.raises(ValueError, match="x0_clip"):
+        pipe(["square moving left"], x0_clip="clip", progress=False)
 
 
 def test_generate_command_writes_gifs_contact_sheet_and_x_start(run_dir, tmp_path, capsys):
     out = tmp_path / "gen"
     code = main(["--run", str(run_dir), "--prompt", "square moving left", "--prompt", "square moving down",
-                 "--out", str(out), "--steps", "3", "--num", "2", "--sampler", "dpm++", "--threshold", "none",
+                 "--out", str(out), "--steps", "3", "--num", "2", "--sampler", "dpm++", "--x0-clip", "none",
                  "--x-start"])
     assert code == 0
     gifs = sorted(p.name for p in out.glob("*.gif"))
@@ -88,16 +94,21 @@ def test_generate_command_writes_gifs_contact_sheet_and_x_start(run_dir, tmp_pat
 
 @pytest.mark.parametrize("args, message", [
     (["--run", "{missing}", "--prompt", "a"], "run folder not found"),
-    (["--run", "{run}", "--prompt", "a", "--sampler", "euler"], "unknown sampler"),
+    (["--run", "{run}", "--prompt", "a", "--sampler", "euler"], "invalid choice: 'euler'"),
+    (["--run", "{run}", "--prompt", "a", "--x0-clip", "clip"], "invalid choice: 'clip'"),
     (["--run", "{run}"], "at least one --prompt"),
-    (["--run", "{run}", "--prompt", "a", "--threshold", "2"], "--threshold"),
+    (["--run", "{run}", "--prompt", "a", "--x0-clip-quantile", "2"], "x0_clip_quantile must be in (0, 1]"),
     (["--run", "{empty}", "--prompt", "a"], "not a run folder"),
 ])
 def test_generate_user_errors_are_one_line_exit_2(run_dir, tmp_path, capsys, args, message):
     (tmp_path / "empty").mkdir()
     fill = {"missing": tmp_path / "missing", "run": run_dir, "empty": tmp_path / "empty"}
     argv = [a.format(**fill) for a in args] + ["--out", str(tmp_path / "o")]
-    assert main(argv) == 2
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse's own checks (choices) exit from parse_args
+        code = stop.code
+    assert code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()

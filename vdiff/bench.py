@@ -31,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from .cli import OneLineParser
 from .config import Config, get_preset, preset_names
 from .env import autocast_for, autocast_precision
+from .sampling import sampling_options
 
 BASELINE = "video-diffusion-pytorch==0.7.0"
 
@@ -147,14 +148,14 @@ class Ours(Subject):
         return losses["loss"]
 
     def sample_seconds(self) -> dict:
-        steps, guidance = self.args.sample_steps, self.args.guidance
+        # The preset's own sampling options (x0 clipping included), with --sample-steps / --guidance on top.
+        options = sampling_options(self.config, steps=self.args.sample_steps, guidance=self.args.guidance)
         start = time.perf_counter()
-        self.diffusion.sample(self.run, self.sample_text, sampler="ddim", steps=steps, guidance_scale=guidance,
-                              generator=0, progress=False, **self.sample_cond)
+        self.diffusion.sample(self.run, self.sample_text, **options.sample_kwargs(), generator=0, progress=False,
+                              **self.sample_cond)
         _sync(self.device)
         seconds = time.perf_counter() - start
-        return {"clips": self.args.sample_clips, "sampler": "ddim", "steps": steps, "guidance": guidance,
-                "forward_passes_per_step": 1, "cfg": "batched (cond and null in one call)",
+        return {"clips": self.args.sample_clips, **options.to_dict(), "forward_passes_per_step": 1, "cfg": "batched (cond and null in one call)",
                 "seconds": seconds, "extrapolated": False}
 
 
@@ -190,19 +191,20 @@ class Baseline(Subject):
                  self.config.image_size, self.config.image_size)
         img = torch.randn(shape, device=self.device)
         steps_total = self.diffusion.num_timesteps
+        guidance = sampling_options(self.config, guidance=self.args.guidance).guidance  # the same as ours
         with torch.inference_mode():
             per_step = []
             for i in range(timed + 1):  # the first step is an untimed warm-up
                 t = torch.full((shape[0],), steps_total - 1 - i, device=self.device, dtype=torch.long)
                 _sync(self.device)
                 start = time.perf_counter()
-                img = self.diffusion.p_sample(img, t, cond=self.sample_text, cond_scale=self.args.guidance)
+                img = self.diffusion.p_sample(img, t, cond=self.sample_text, cond_scale=guidance)
                 _sync(self.device)
                 if i:
                     per_step.append(time.perf_counter() - start)
         step_s = statistics.median(per_step)
         return {"clips": self.args.sample_clips, "sampler": "ddpm (ancestral)", "steps": steps_total,
-                "guidance": self.args.guidance, "forward_passes_per_step": 2, "cfg": "two separate calls",
+                "guidance": guidance, "forward_passes_per_step": 2, "cfg": "two separate calls",
                 "seconds_per_step": step_s, "seconds": step_s * steps_total, "extrapolated": True,
                 "timed_steps": timed}
 
@@ -310,8 +312,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="untimed repetitions first")
     parser.add_argument("--text-dim", type=int, default=384, help="caption embedding width (minilm: 384)")
     parser.add_argument("--sample-clips", type=int, default=4)
-    parser.add_argument("--sample-steps", type=int, default=20, help="our DDIM steps")
-    parser.add_argument("--guidance", type=float, default=2.0)
+    parser.add_argument("--sample-steps", type=int, default=None, help="our sampler's steps (default: the preset's)")
+    parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the preset's)")
     parser.add_argument("--baseline-sample-steps", type=int, default=3,
                         help="baseline sampler steps actually timed (then extrapolated to 1000)")
     parser.add_argument("--no-sample", action="store_true", help="skip the sampling comparison")
@@ -323,7 +325,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.preset not in preset_names():
         parser.error(f"unknown preset {args.preset!r}; choose one of: {', '.join(preset_names())}")
     for name in ("batch", "iters", "text_dim", "sample_clips", "sample_steps", "baseline_sample_steps"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
         parser.error("--warmup must be at least 0")

@@ -1,8 +1,11 @@
-"""Shared command-line pieces of vdiff's commands: one-line errors and the --threshold value."""
+"""Shared command-line pieces of vdiff's commands: one-line errors and the sampling options."""
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
+
+from .sampling import SAMPLERS, X0_CLIPS
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -13,18 +16,18 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def parse_threshold(text: str, extra: tuple[str, ...] = ()) -> float | str | None:
-    """``--threshold``: a quantile in (0, 1] (dynamic thresholding), ``none``/``static`` (clip x0 to
-    [-1, 1]: returned as None), or one of ``extra`` passed through as it is (e.g. ``config``)."""
-    if text in extra:
-        return text
-    if text.lower() in ("none", "static"):
-        return None
-    choices = "a quantile in (0, 1], 'none'" + "".join(f", '{e}'" for e in extra)
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"--threshold must be {choices}; got {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise ValueError(f"--threshold must be {choices}; got {text!r}")
-    return value
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--sampler, --steps, --guidance, --x0-clip, --x0-clip-quantile; each defaults to the run's config."""
+    group = parser.add_argument_group("sampling (each defaults to the run config's value)")
+    group.add_argument("--sampler", choices=SAMPLERS, default=None)
+    group.add_argument("--steps", type=int, default=None, help="sampler steps (ddpm always takes all)")
+    group.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (1 = none)")
+    group.add_argument("--x0-clip", choices=X0_CLIPS, default=None,
+                       help="each step's predicted x0: none, static (clip to [-1, 1]) or dynamic (Imagen's thresholding)")
+    group.add_argument("--x0-clip-quantile", type=float, default=None, help="the quantile p of --x0-clip dynamic")
+
+
+def sampling_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The sampling arguments of ``add_sampling_arguments`` as ``sampling_options`` overrides."""
+    return {"sampler": args.sampler, "steps": args.steps, "guidance": args.guidance,
+            "x0_clip": args.x0_clip, "x0_clip_quantile": args.x0_clip_quantile}

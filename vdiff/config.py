@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .sampling import SAMPLERS, X0_CLIPS
+
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 
 # Fields that fix the shape of the model's weights: resuming with a different value is refused.
@@ -88,12 +90,18 @@ class Config:
     )
     max_nonfinite: int = 10                        # stop after this many non-finite losses in a row
     seed: int = 0
+    micro_batch: int | str = "auto"                # clips per forward pass; "auto": batch_size, halved on
+                                                   # CUDA out-of-memory (the step still averages batch_size x grad_accum)
+    log_with: str | None = None                    # also log to "tensorboard" (RUN_DIR/tensorboard) or "wandb"
+    lr_schedule: str = "constant"                  # after warm-up: "constant", or "linear_budget" (linear decay
+    lr_floor: float = 0.0                          # to lr_floor x lr at the last step that fits max_steps/max_minutes)
 
     # --- sampling defaults (vdiff.generate) ---------------------------------------------
     sample_steps: int = 20
-    sampler: str = "ddim"                          # "ddim", "ddpm" or "dpm++"
+    sampler: str = "ddim"                          # one of vdiff.sampling.SAMPLERS
     guidance_scale: float = 2.0
-    threshold: float | None = 0.995                # dynamic-thresholding quantile p; None = static clip to [-1, 1]
+    x0_clip: str = "dynamic"                       # predicted x0 each step: "none", "static" ([-1, 1]) or
+    x0_clip_quantile: float = 0.995                # "dynamic" (Imagen's thresholding at this quantile)
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep tuples so configs compare equal after a round trip.
@@ -120,12 +128,17 @@ class Config:
             "perceptual_weighting": self.perceptual_weighting in ("alpha_bar", "none"),
             "mixed_precision": self.mixed_precision in ("auto", "no", "bf16", "fp16"),
             "frame_sampling": self.frame_sampling in ("stride", "random_window"),
-            "sampler": self.sampler in ("ddim", "ddpm", "dpm++"),
+            "sampler": self.sampler in SAMPLERS,
             "cond_drop_prob": 0.0 <= self.cond_drop_prob < 1.0,
             "ema_decay_min": 0.0 <= self.ema_decay_min <= self.ema_decay_max < 1.0,
-            "threshold": self.threshold is None or 0.0 < self.threshold <= 1.0,
+            "x0_clip": self.x0_clip in X0_CLIPS,
+            "x0_clip_quantile": 0.0 < self.x0_clip_quantile <= 1.0,
             "batch_size": self.batch_size >= 1,
             "grad_accum": self.grad_accum >= 1,
+            "micro_batch": self.micro_batch == "auto" or (type(self.micro_batch) is int and self.micro_batch >= 1),
+            "log_with": self.log_with in (None, "tensorboard", "wandb"),
+            "lr_schedule": self.lr_schedule in ("constant", "linear_budget"),
+            "lr_floor": 0.0 <= self.lr_floor <= 1.0,
             "timesteps": self.timesteps >= 2,
         }
         for name, ok in checks.items():
@@ -144,6 +157,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Config":
+        """A Config from a dict; a run folder's config from before ``x0_clip`` (with ``threshold``) loads too."""
+        data = _upgrade(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -168,6 +183,21 @@ class Config:
     def shape_mismatch(self, other: "Config") -> list[str]:
         """Names of model-shape fields that differ between two configs."""
         return [f for f in MODEL_SHAPE_FIELDS if getattr(self, f) != getattr(other, f)]
+
+
+def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Old field names -> new: ``threshold`` (None = clip to [-1, 1], p = dynamic at quantile p)."""
+    if "threshold" not in data:
+        return data
+    data = dict(data)
+    threshold = data.pop("threshold")
+    if "x0_clip" in data:
+        raise ValueError("config has both 'threshold' (old) and 'x0_clip': keep only x0_clip")
+    if threshold is None:
+        data["x0_clip"] = "static"
+    else:
+        data["x0_clip"], data["x0_clip_quantile"] = "dynamic", threshold
+    return data
 
 
 def preset_names() -> list[str]:

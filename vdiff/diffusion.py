@@ -6,14 +6,16 @@ schedulers (DDPM for training; DDPM, DDIM and DPM-Solver++ for sampling). What i
 * the loss: noise loss (L2 or L1 on epsilon or v) + a perceptual loss on the predicted x0,
   weighted per sample by alpha_bar_t (see ``training_losses``);
 * classifier-free guidance in ONE batched forward pass (cond and uncond rows side by side);
-* x0 thresholding done here, around the scheduler step, the same way for all three samplers:
-  we compute x0 from the model output, threshold it, and hand the scheduler that x0 as a
-  ``prediction_type="sample"`` output, so every scheduler re-derives its noise from the
-  thresholded x0 (DDIM's ``use_clipped_model_output``, for all samplers, exactly).
+* x0 clipping done here, around the scheduler step, the same way for all three samplers:
+  we compute x0 from the model output, clip it (``x0_clip``), and hand the scheduler that x0 as
+  a ``prediction_type="sample"`` output, so every scheduler re-derives its noise from the
+  clipped x0 (DDIM's ``use_clipped_model_output``, for all samplers, exactly). The schedulers'
+  own ``clip_sample`` and ``thresholding`` stay off: diffusers keeps those two apart (one clips
+  to ``clip_sample_range``, the other is dynamic thresholding), and here one field decides.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,40 +25,38 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .config import Config
+from .sampling import SAMPLERS, X0_CLIPS, check_sampling
 
-SAMPLERS = ("ddim", "ddpm", "dpm++")
 # diffusers' name for the cosine schedule, whose betas it caps at 0.999 (max_beta).
 BETA_SCHEDULES = {"cosine": "squaredcos_cap_v2", "linear": "linear"}
 
-Threshold = float | Literal["static"] | None
-
-
-# --- x0 thresholding (pure functions) -----------------------------------------------------------
+# --- x0 clipping (pure functions) ----------------------------------------------------------------
 
 def dynamic_threshold(x_start: torch.Tensor, quantile: float = 0.995) -> torch.Tensor:
-    """Imagen's dynamic thresholding, per sample over all of C*F*H*W.
+    """Imagen's dynamic thresholding (Saharia et al. 2022), per sample over all of C*F*H*W.
 
     s = quantile(|x0|, p), s = max(s, 1), x0 = clamp(x0, -s, s) / s. When s <= 1 this is plain
     clipping to [-1, 1]; the quantile is taken in fp32 (torch.quantile has no half kernels and
     bf16 would round s).
     """
     if not 0.0 < quantile <= 1.0:
-        raise ValueError(f"threshold quantile must be in (0, 1], got {quantile}")
+        raise ValueError(f"x0_clip_quantile must be in (0, 1], got {quantile}")
     b = x_start.shape[0]
     flat = x_start.float().reshape(b, -1)
     s = torch.quantile(flat.abs(), quantile, dim=1).clamp(min=1.0).unsqueeze(1)
     return (flat.clamp(-s, s) / s).reshape(x_start.shape).to(x_start.dtype)
 
 
-def apply_threshold(x_start: torch.Tensor, threshold: Threshold) -> torch.Tensor:
-    """``threshold``: a quantile in (0, 1] for dynamic thresholding, "static" to clip to [-1, 1], None for nothing."""
-    if threshold is None:
+def clip_x0(x_start: torch.Tensor, x0_clip: str, quantile: float = 0.995) -> torch.Tensor:
+    """``x0_clip``: "none" leaves x0 alone, "static" clips it to [-1, 1], "dynamic" is
+    ``dynamic_threshold`` at ``quantile`` (vdiff.sampling.X0_CLIPS)."""
+    if x0_clip == "none":
         return x_start
-    if threshold == "static":
+    if x0_clip == "static":
         return x_start.clamp(-1.0, 1.0)
-    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
-        return dynamic_threshold(x_start, float(threshold))
-    raise ValueError(f"threshold must be a quantile in (0, 1], 'static' or None, got {threshold!r}")
+    if x0_clip == "dynamic":
+        return dynamic_threshold(x_start, quantile)
+    raise ValueError(f"unknown x0_clip {x0_clip!r}; choose one of: {', '.join(X0_CLIPS)}")
 
 
 def _per_timestep(values: torch.Tensor, t: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -116,7 +116,9 @@ class Diffusion:
         kwargs: dict[str, Any] = {
             "num_train_timesteps": config.timesteps,
             "beta_schedule": BETA_SCHEDULES[config.beta_schedule],
+            # x0 clipping is ours (clip_x0): the schedulers' clip_sample and thresholding stay off.
             "clip_sample": False,
+            "thresholding": False,
         }
         if config.beta_schedule == "linear":
             # DDPM's 1e-4..0.02 is tuned for T=1000; scale it (as improved-diffusion does) so a
@@ -226,7 +228,7 @@ class Diffusion:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
         if sampler != "ddpm" and not 1 <= steps <= self.num_timesteps:
             raise ValueError(f"steps must be between 1 and {self.num_timesteps}, got {steps}")
-        # We hand the schedulers a thresholded x0 ("sample"), never their own clip/threshold.
+        # sample() hands the schedulers x0 itself, already clipped: prediction_type "sample".
         common = dict(self.scheduler_config, prediction_type="sample", timestep_spacing="trailing")
         if sampler == "ddpm":
             scheduler = DDPMScheduler(**common)
@@ -282,7 +284,8 @@ class Diffusion:
         steps: int = 20,
         eta: float = 0.0,
         guidance_scale: float = 2.0,
-        threshold: Threshold = 0.995,
+        x0_clip: str = "static",
+        x0_clip_quantile: float = 0.995,
         generator: torch.Generator | int | None = None,
         progress: bool = True,
         return_x_start: bool = False,
@@ -291,14 +294,14 @@ class Diffusion:
         """Generate one clip per row of ``text_emb`` [B, D]; returns [B, C, F, H, W] in [-1, 1].
 
         With ``return_x_start`` also the final predicted x0; with ``x_start_every_step`` the
-        list of every step's (thresholded) predicted x0 instead, kept on the CPU. ``generator``
+        list of every step's (clipped) predicted x0 instead, kept on the CPU. ``generator``
         may be an int seed (a CPU generator: the same seed gives the same noise on any device).
+        ``x0_clip`` / ``x0_clip_quantile``: see ``clip_x0``; a run's own values come from
+        ``vdiff.sampling.sampling_options(config).sample_kwargs()``.
         """
         if text_emb.ndim != 2:
             raise ValueError(f"text_emb must be [B, D], got shape {tuple(text_emb.shape)}")
-        if guidance_scale < 0:
-            raise ValueError(f"guidance_scale must be >= 0, got {guidance_scale}")
-        apply_threshold(torch.zeros(1, 1), threshold)  # validate before any model call
+        check_sampling(sampler, steps, guidance_scale, x0_clip, x0_clip_quantile)  # before any model call
         scheduler = self.make_scheduler(sampler, steps)
         generator = _as_generator(generator)
         cfg = self.config
@@ -323,7 +326,7 @@ class Diffusion:
             for t in tqdm(scheduler.timesteps, desc=f"sampling ({sampler})", disable=not progress, leave=False):
                 t_batch = torch.full((b,), int(t), dtype=torch.long, device=device)
                 output = self.guided_output(model, x, t_batch, text_emb, guidance_scale, text_tokens, text_mask)
-                x_start = apply_threshold(self.predict_x_start(x, t_batch, output), threshold)
+                x_start = clip_x0(self.predict_x_start(x, t_batch, output), x0_clip, x0_clip_quantile)
                 x = scheduler.step(x_start, t, x, **step_kwargs).prev_sample
                 if x_start_every_step:
                     x_starts.append(x_start.cpu())  # 1000 DDPM steps of GPU clips would fill the GPU
@@ -332,7 +335,7 @@ class Diffusion:
         # Every sampler's last step lands on its x0 prediction (DDPM at t=0, DDIM with alpha_bar=1,
         # DPM++ with sigma=0), so return that x0 itself: diffusers' DDIM steps t -> t - T // steps,
         # which with "trailing" spacing can end at t=0 instead of x0 (e.g. T=1000, 15 steps).
-        # threshold=None may leave it outside [-1, 1]: the sample is clamped to the data range.
+        # x0_clip="none" may leave it outside [-1, 1]: the returned sample is clamped to the data range.
         x = x_start.clamp(-1.0, 1.0)
         if x_start_every_step:
             return x, x_starts

@@ -26,7 +26,7 @@ import torch
 
 from data_prep.atomic import atomic_write
 
-from .cli import OneLineParser, parse_threshold
+from .cli import OneLineParser, add_sampling_arguments, sampling_overrides
 from .judge import NO_MOTION, Judgement, judge_clips, judge_metadata, load_judge
 
 CAPTION_RE = re.compile(r"^digit (\d) moving (left|right|up|down)$")
@@ -230,20 +230,21 @@ def i3d_features(clips: np.ndarray, i3d_path: str | Path, device: str | torch.de
 
 # --- the evaluation ----------------------------------------------------------------------------------------
 
-def evaluate(run_dir: str | Path, data_dir: str | Path, *, num_per_prompt: int = 4, steps: int = 20,
-             sampler: str = "ddim", guidance: float | None = None, threshold: float | str | None = "config",
-             seed: int = 0, max_prompts: int | None = None, use_ema: bool = True, device: str | None = None,
+def evaluate(run_dir: str | Path, data_dir: str | Path, *, num_per_prompt: int = 4, steps: int | None = None,
+             sampler: str | None = None, guidance: float | None = None, x0_clip: str | None = None,
+             x0_clip_quantile: float | None = None, seed: int = 0, max_prompts: int | None = None, use_ema: bool = True, device: str | None = None,
              i3d_path: str | Path | None = None, judge_path: str | Path | None = None, pipeline=None,
              progress: bool = True) -> dict:
     """Generate ``num_per_prompt`` clips per labeled prompt from a run and score them, real clips and noise.
 
     ``pipeline`` (a loaded ``vdiff.generate.Pipeline``) skips loading the run again (the ablation
-    reuses it). ``threshold="config"`` takes the run config's value. Returns a JSON-ready dict.
+    reuses it). Sampling options left at None take the run config's values. Returns a JSON-ready dict.
     """
     from .generate import load_pipeline
+    from .sampling import sampling_options
 
-    if num_per_prompt < 1 or steps < 1:
-        raise ValueError("--num-per-prompt and --steps must be at least 1")
+    if num_per_prompt < 1:
+        raise ValueError("--num-per-prompt must be at least 1")
     prompts = read_prompts(data_dir)
     if max_prompts is not None:
         prompts = _spread(prompts, max_prompts)
@@ -251,11 +252,10 @@ def evaluate(run_dir: str | Path, data_dir: str | Path, *, num_per_prompt: int =
     cfg = pipe.config
     frames, size = cfg.num_frames, cfg.image_size
     judge = load_judge(judge_path, device=pipe.device)
-    guidance = cfg.guidance_scale if guidance is None else guidance
-    threshold = cfg.threshold if threshold == "config" else threshold
-
-    generated = pipe([p.caption for p in prompts], num=num_per_prompt, steps=steps, sampler=sampler,
-                     guidance=guidance, threshold=threshold, seed=seed, progress=progress)
+    options = sampling_options(cfg, sampler=sampler, steps=steps, guidance=guidance, x0_clip=x0_clip,
+                               x0_clip_quantile=x0_clip_quantile)
+    generated = pipe([p.caption for p in prompts], num=num_per_prompt, seed=seed, progress=progress,
+                     **options.to_dict())
     gen_owner = [i for i in range(len(prompts)) for _ in range(num_per_prompt)]
     # Two disjoint real sets: the reference for Fréchet distances and the "real" ceiling row.
     reference, ref_owner, skipped_a = load_real(prompts, num_per_prompt, frames, size, offset=0)
@@ -277,8 +277,8 @@ def evaluate(run_dir: str | Path, data_dir: str | Path, *, num_per_prompt: int =
         r.pop("_features")
     return {
         "run": str(run_dir), "data": str(data_dir),
-        "settings": {"num_per_prompt": num_per_prompt, "steps": steps, "sampler": sampler, "guidance": guidance,
-                     "threshold": threshold, "seed": seed, "use_ema": use_ema, "prompts": len(prompts),
+        "settings": {"num_per_prompt": num_per_prompt, **options.to_dict(), "seed": seed, "use_ema": use_ema,
+                     "prompts": len(prompts),
                      "frames": frames, "image_size": size, "fvd_i3d": i3d_path is not None},
         "judge": judge_metadata(judge_path),
         "reference_clips": int(len(reference)), "skipped_real_clips": skipped_a + skipped_b,
@@ -327,27 +327,20 @@ def write_report(report: dict, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m vdiff.evaluate", description="Judge a trained run on labeled moving digits.")
     p.add_argument("--run", required=True, help="run folder written by vdiff.train")
     p.add_argument("--data", required=True, help="labeled pairs folder (manifest rows with digits/directions/split)")
     p.add_argument("--out", required=True, help="JSON file to write")
     p.add_argument("--num-per-prompt", type=int, default=4)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--sampler", choices=("ddim", "ddpm", "dpm++"), default="ddim")
-    p.add_argument("--guidance", type=float, default=None, help="default: the run config's guidance_scale")
-    p.add_argument("--threshold", default="config", help="dynamic-threshold quantile, 'none' (static) or 'config'")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-prompts", type=int, default=None, help="evaluate at most this many prompts (spread out)")
     p.add_argument("--no-ema", action="store_true", help="judge the online weights instead of the EMA")
     p.add_argument("--device", default=None)
     p.add_argument("--i3d", default=None, help="TorchScript I3D (i3d_torchscript.pt) to add FVD; not bundled")
     p.add_argument("--judge", default=None, help="judge weights (default: vdiff/assets/judge.safetensors)")
+    add_sampling_arguments(p)
     return p
-
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,8 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"run folder not found: {args.run}")
         if not Path(args.data).is_dir():
             raise ValueError(f"data folder not found: {args.data}")
-        report = evaluate(args.run, args.data, num_per_prompt=args.num_per_prompt, steps=args.steps,
-                          sampler=args.sampler, guidance=args.guidance, threshold=parse_threshold(args.threshold, extra=("config",)),
+        report = evaluate(args.run, args.data, num_per_prompt=args.num_per_prompt, **sampling_overrides(args),
                           seed=args.seed, max_prompts=args.max_prompts, use_ema=not args.no_ema,
                           device=args.device, i3d_path=args.i3d, judge_path=args.judge)
     except (ValueError, FileNotFoundError) as exc:

@@ -12,24 +12,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cli import OneLineParser, parse_threshold
+from .cli import OneLineParser, add_sampling_arguments, sampling_overrides
 from .config import Config
 from .env import autocast_for, autocast_precision
-
-SAMPLERS = ("ddim", "ddpm", "dpm++")
+from .sampling import sampling_options
 
 
 class Pipeline:
     """Callable text -> uint8 clips [N, F, H, W, 3] for one trained model."""
 
-    def __init__(self, model: torch.nn.Module, config: Config, text_encoder, device: torch.device) -> None:
+    def __init__(self, model: torch.nn.Module, config: Config, text_encoder, device: torch.device,
+                 diffusion=None) -> None:
+        """``diffusion`` (a ``vdiff.diffusion.Diffusion``) replaces ``Diffusion(config)``, e.g. one on
+        another project's explicit beta schedule."""
         from .diffusion import Diffusion
 
         self.model = model.eval()
         self.config = config
         self.text_encoder = text_encoder
         self.device = device
-        self.diffusion = Diffusion(config)
+        self.diffusion = Diffusion(config) if diffusion is None else diffusion
         # The denoiser runs under bf16 autocast where the GPU has native bf16 (the precision the run
         # trained in there); the sampler's arithmetic stays fp32 (guided_output casts back).
         self.precision = autocast_precision(device)
@@ -46,15 +48,31 @@ class Pipeline:
         from .hub import push_to_hub
         return push_to_hub(self, repo_id, private=private, token=token, **kwargs)
 
+    def reprompt(self, clips: np.ndarray, prompts: str | list[str], **kwargs):
+        """SDEdit a uint8 clip [F, H, W, 3] (or [N, ...]) towards new prompts (``vdiff.edit.reprompt``)."""
+        from .edit import reprompt
+        return reprompt(self, clips, prompts, **kwargs)
+
+    def regenerate(self, clips: np.ndarray, prompts: str | list[str], **kwargs):
+        """Regenerate a box and/or frames of a clip, keeping the rest (``vdiff.edit.regenerate``)."""
+        from .edit import regenerate
+        return regenerate(self, clips, prompts, **kwargs)
+
+    def extend(self, clips: np.ndarray, prompts: str | list[str], num: int, **kwargs):
+        """Append ``num`` frames that continue a clip (``vdiff.edit.extend``)."""
+        from .edit import extend
+        return extend(self, clips, prompts, num, **kwargs)
+
     @torch.no_grad()
-    def __call__(self, prompts: str | list[str], *, num: int = 1, steps: int = 20, sampler: str = "ddim",
-                 guidance: float = 2.0, threshold: float | str | None = "config", seed: int = 0,
-                 return_x_start: bool = False, x_start_every_step: bool = False,
+    def __call__(self, prompts: str | list[str], *, num: int = 1, seed: int = 0, steps: int | None = None,
+                 sampler: str | None = None, guidance: float | None = None, x0_clip: str | None = None,
+                 x0_clip_quantile: float | None = None, return_x_start: bool = False,
+                 x_start_every_step: bool = False,
                  progress: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """``num`` clips per prompt, prompt-major.
 
-        ``threshold``: "config" (the run's own choice), a dynamic-thresholding quantile, or None to
-        clip x0 to [-1, 1] (static).
+        ``steps``, ``sampler``, ``guidance``, ``x0_clip`` and ``x0_clip_quantile`` left at None take
+        the run config's values (``vdiff.sampling.sampling_options``).
 
         With ``return_x_start`` also the final predicted x0 of each clip ``[N, F, H, W, 3]``, or with
         ``x_start_every_step`` as well, the prediction after every sampler step ``[steps, N, F, H, W, 3]``.
@@ -66,10 +84,8 @@ class Pipeline:
             raise ValueError("give at least one non-empty prompt")
         if num < 1:
             raise ValueError(f"num must be >= 1, got {num}")
-        if sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
-        if threshold == "config":
-            threshold = self.config.threshold
+        options = sampling_options(self.config, sampler=sampler, steps=steps, guidance=guidance,
+                                   x0_clip=x0_clip, x0_clip_quantile=x0_clip_quantile)
         texts = [p for p in prompts for _ in range(num)]
         emb = self.text_encoder.encode(texts)
         cross = self.config.cross_attention
@@ -78,9 +94,7 @@ class Pipeline:
                 self.model, emb.pooled.to(self.device),
                 text_tokens=emb.tokens.to(self.device) if cross else None,
                 text_mask=emb.mask.to(self.device) if cross else None,
-                sampler=sampler, steps=steps, guidance_scale=guidance,
-                threshold="static" if threshold is None else threshold,
-                generator=seed, progress=progress, return_x_start=return_x_start or x_start_every_step,
+                **options.sample_kwargs(), generator=seed, progress=progress, return_x_start=return_x_start or x_start_every_step,
                 x_start_every_step=x_start_every_step)
         if x_start_every_step:
             clips, per_step = out
@@ -123,25 +137,17 @@ def slug(text: str, max_len: int = 60) -> str:
     return s[:max_len] or "prompt"
 
 
-
-
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m vdiff.generate", description="Generate GIFs from text with a trained run.")
     p.add_argument("--run", required=True, help="run folder written by python -m vdiff.train")
     p.add_argument("--prompt", action="append", default=[], help="a text prompt (repeat for several)")
     p.add_argument("--out", required=True, help="folder for the GIFs and the contact sheet")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--sampler", default="ddim", help="ddim, ddpm or dpm++")
-    p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance scale (1 = none)")
-    p.add_argument("--threshold", default="config",
-                   help="dynamic-thresholding quantile, 'none' for plain clipping, or 'config' (the run's own)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num", type=int, default=1, help="samples per prompt")
     p.add_argument("--no-ema", action="store_true", help="use the online weights instead of the EMA")
     p.add_argument("--x-start", action="store_true", help="also save each sample's final predicted x0 as a GIF")
     p.add_argument("--fps", type=float, default=8)
+    add_sampling_arguments(p)
     return p
 
 
@@ -150,12 +156,8 @@ def generate_files(args: argparse.Namespace) -> list[Path]:
 
     if not args.prompt:
         raise ValueError("give at least one --prompt")
-    if args.sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {args.sampler!r}; choose one of: {', '.join(SAMPLERS)}")
-    threshold = parse_threshold(args.threshold, extra=("config",))
     pipe = load_pipeline(args.run, use_ema=not args.no_ema)
-    result = pipe(args.prompt, num=args.num, steps=args.steps, sampler=args.sampler, guidance=args.guidance,
-                  threshold=threshold, seed=args.seed, return_x_start=args.x_start)
+    result = pipe(args.prompt, num=args.num, seed=args.seed, return_x_start=args.x_start, **sampling_overrides(args))
     clips, x_start = result if args.x_start else (result, None)
     out = Path(args.out)
     written, captions = [], []

@@ -1,0 +1,48 @@
+"""vdiff.config and vdiff.sampling: x0 clipping fields, old run configs, presets and sampling defaults."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vdiff.config import Config, get_preset, preset_names
+from vdiff.sampling import SamplingOptions, sampling_options
+
+
+@pytest.mark.parametrize("threshold, x0_clip, quantile", [(None, "static", 0.995), (0.9, "dynamic", 0.9)])
+def test_an_old_run_config_with_threshold_loads_into_x0_clip(tmp_path, threshold, x0_clip, quantile):
+    old = get_preset("smoke").to_dict()
+    del old["x0_clip"], old["x0_clip_quantile"]
+    old["threshold"] = threshold
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    cfg = Config.from_json(path)
+    assert (cfg.x0_clip, cfg.x0_clip_quantile) == (x0_clip, quantile)
+    assert cfg.replace(x0_clip="dynamic", x0_clip_quantile=0.995) == get_preset("smoke")  # nothing else moved
+    with pytest.raises(ValueError, match="both"):
+        Config.from_dict({**old, "x0_clip": "none"})
+
+
+@pytest.mark.parametrize("field, value", [("x0_clip", "clip"), ("x0_clip_quantile", 0.0),
+                                          ("x0_clip_quantile", 1.5), ("sampler", "euler")])
+def test_impossible_sampling_fields_are_refused(field, value):
+    with pytest.raises(ValueError, match=field):
+        get_preset("smoke", **{field: value})
+
+
+def test_sampling_options_take_the_config_unless_overridden():
+    cfg = get_preset("tiny", sampler="dpm++", sample_steps=7, guidance_scale=3.0)
+    assert sampling_options(cfg) == SamplingOptions("dpm++", 7, 3.0, cfg.x0_clip, cfg.x0_clip_quantile)
+    opts = sampling_options(cfg, sampler="ddpm", steps=3, guidance=1.0, x0_clip="dynamic", x0_clip_quantile=0.9)
+    assert opts == SamplingOptions("ddpm", 3, 1.0, "dynamic", 0.9)
+    assert opts.sample_kwargs() == {"sampler": "ddpm", "steps": 3, "guidance_scale": 1.0, "x0_clip": "dynamic",
+                                    "x0_clip_quantile": 0.9}
+    for bad in ({"steps": 0}, {"guidance": -1.0}, {"x0_clip": "None"}, {"x0_clip_quantile": 2.0}):
+        with pytest.raises(ValueError, match=next(iter(bad)).split("_quantile")[0]):
+            sampling_options(cfg, **bad)
+
+
+def test_every_preset_resolves():
+    assert {"smoke", "tiny", "moving_mnist", "msrvtt", "bench"} <= set(preset_names())
+    for name in preset_names():
+        assert get_preset(name) == Config.from_dict(json.loads(get_preset(name).to_json()))

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                                    frames=config.num_frames, seed=0)
 
     print(f"2/4 training preset {preset!r} for up to {minutes:g} minutes in {run_dir}")
-    vdiff.train(config, data_dir, run_dir, max_minutes=minutes, max_steps=args.max_steps)
+    vdiff.Trainer(config, data_dir, run_dir, max_minutes=minutes, max_steps=args.max_steps).fit()
 
     print(f"3/4 generating GIFs for {len(PROMPTS)} prompts in {gen_dir}")
     gen_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The Python calls the notebooks make: `vdiff.train(config, ...)`, `vdiff.load_pipeline(run_dir)`."""
+"""The Python calls the notebooks make: `vdiff.Trainer(config, ...).fit()`, `vdiff.load_pipeline(run_dir)`."""
 from pathlib import Path
 
 import pytest
@@ -6,11 +6,12 @@ import pytest
 import vdiff
 
 
-def test_vdiff_train_is_callable_even_after_its_module_is_imported(tmp_path: Path) -> None:
-    import vdiff.train  # noqa: F401  (importing the submodule rebinds the package attribute)
+def test_vdiff_trainer_is_exported_and_vdiff_train_is_the_module(tmp_path: Path) -> None:
+    import vdiff.train as train_module
 
+    assert vdiff.Trainer is train_module.Trainer and vdiff.train is train_module
     with pytest.raises(ValueError, match="missing"):
-        vdiff.train(vdiff.get_preset("smoke"), tmp_path / "missing", tmp_path / "run")
+        vdiff.Trainer(vdiff.get_preset("smoke"), tmp_path / "missing", tmp_path / "run").fit()
 
 
 def test_load_pipeline_names_a_missing_run(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Trainer: exact resume, refused shape changes, EMA cadence, non-finite stop, checkpoint contents, CLI, 2 processes."""
+"""Trainer: exact resume, refused shape changes, EMA cadence, non-finite stop, checkpoint contents, callbacks,
+out-of-memory halving, CLI, 2 processes."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import torch
 
 from vdiff.checkpoint import list_checkpoints, load_checkpoint, load_weights
 from vdiff.config import get_preset
-from vdiff.train import TrainingStopped, main, train
+from vdiff.train import Callback, Trainer, TrainingStopped, main, run_config, train
 
 pytestmark = pytest.mark.usefixtures("single_thread_torch")
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +55,8 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(pairs_dir, tmp_path):
     state = load_checkpoint(part / "checkpoints" / "step_0000008.pt")  # weights_only=True
     assert state["step"] == 8
     # EMA updated every 2 steps after step 2: steps 4, 6, 8.
-    assert state["ema_update_count"] == 3 and int(state["ema"]["n_averaged"]) == 3
-    assert {"model", "optimizer", "scheduler", "rng", "config", "data"} <= set(state)
+    assert int(state["ema"]["n_averaged"]) == 3
+    assert {"model", "ema", "optimizer", "rng", "config"} <= set(state)
     assert set(state["rng"]) >= {"python", "numpy", "torch"}
     # A config that changes the model's shape is refused, naming the field.
     with pytest.raises(ValueError, match=r"dim=16 -> 32"):
@@ -108,7 +109,7 @@ def test_cli_user_errors_are_one_line_exit_2(tmp_path, capsys):
     assert main(["--preset", "smoke", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert "no usable" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
-        main(["--data", str(tmp_path), "--out", str(tmp_path / "r")])
+        main(["--preset", "smoke", "--out", str(tmp_path / "r")])  # no --data
     assert e.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
@@ -135,8 +136,6 @@ def test_two_process_accelerate_run_on_cpu_resumes(pairs_dir, tmp_path):
     assert len(starts) == 2  # only the main process writes the log
     state = load_checkpoint(run / "checkpoints" / "step_0000005.pt")
     assert state["step"] == 5
-    # Each step consumed 2 x batch_size clips (one batch per process).
-    assert state["data"]["position"] == 5 * 2 * state["config"]["batch_size"]
 
 
 def test_precision_follows_compute_capability_not_bf16_emulation():
@@ -163,3 +162,66 @@ def test_sampling_and_bench_autocast_bf16_only_on_native_bf16_gpus(monkeypatch):
         assert resolve_precision("auto", cuda) == expected
     assert autocast_precision(torch.device("cpu")) == "fp32"
     assert resolve_precision("fp32", cuda) == "fp32"
+
+
+class Recorder(Callback):
+    def __init__(self):
+        self.calls = []
+
+    def on_start(self, trainer):
+        self.calls.append(("start", trainer.step, trainer.total_steps))
+
+    def on_log(self, trainer, record):
+        self.calls.append(("log", record["step"], record["loss"]))
+
+    def on_samples(self, trainer, step, paths):
+        self.calls.append(("samples", step, [p.name for p in paths if p.is_file()]))
+
+    def on_save(self, trainer, step, path):
+        self.calls.append(("save", step, path.is_file()))
+
+    def on_end(self, trainer, summary):
+        self.calls.append(("end", summary["step"], summary["reason"]))
+
+
+def test_one_fit_calls_back_logs_samples_saves_and_a_resumed_run_keeps_its_config(pairs_dir, tmp_path):
+    rec = Recorder()
+    run = Trainer(fast(log_every=2, sample_every=3, save_every=3, sample_steps=2), pairs_dir, tmp_path / "run",
+                  max_steps=6, callbacks=[rec]).fit()
+    kinds = [c[0] for c in rec.calls]
+    assert rec.calls[0] == ("start", 0, 6) and rec.calls[-1] == ("end", 6, "max_steps")
+    logged = [c for c in rec.calls if c[0] == "log"]
+    assert [c[1] for c in logged] == [2, 4, 6]
+    assert [c[2] for c in logged] == [step_losses(run)[s] for s in (2, 4, 6)]  # what on_log got is the log
+    assert ("samples", 3, ["step_0000003_ema.gif", "step_0000003_online.gif"]) in rec.calls
+    assert ("save", 3, True) in rec.calls and ("save", 6, True) in rec.calls
+    assert kinds.index("samples") < kinds.index("save")
+    # A resumed run keeps its own preset: run_config gives the folder's config, not today's choice.
+    assert run_config(run).dim == 16 and run_config(tmp_path / "new") is None
+    again = Recorder()
+    Trainer(run_config(run), pairs_dir, run, max_steps=8, callbacks=[again]).fit()
+    assert again.calls[0] == ("start", 6, 8)
+
+
+def test_on_log_fires_on_time_between_log_every_steps(pairs_dir, tmp_path, monkeypatch):
+    import vdiff.train as vt
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(vt, "clock", lambda: float(next(ticks)))  # every clock read is one second later
+    rec = Recorder()
+    Trainer(fast(log_every=1000), pairs_dir, tmp_path / "run", max_steps=5, callbacks=[rec],
+            progress_every_s=3.0).fit()
+    steps = [c[1] for c in rec.calls if c[0] == "log"]
+    assert len(steps) >= 2 and steps[-1] == 5 and steps[0] < 5  # not only at the end
+
+
+def test_cli_resume_flag_requires_a_checkpoint_and_the_run_folder_supplies_the_config(pairs_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--preset", "smoke", "--data", str(pairs_dir), "--out", str(out), "--max-steps", "2",
+                 "--resume"]) == 2
+    assert "holds no checkpoint to resume" in capsys.readouterr().err
+    assert main(["--data", str(pairs_dir), "--out", str(out), "--max-steps", "2"]) == 2
+    assert "give --preset or --config" in capsys.readouterr().err
+    assert main(["--preset", "smoke", "--data", str(pairs_dir), "--out", str(out), "--max-steps", "2"]) == 0
+    assert main(["--data", str(pairs_dir), "--out", str(out), "--max-steps", "3", "--resume"]) == 0
+    assert load_checkpoint(out / "checkpoints" / "step_0000003.pt")["step"] == 3

@@ -58,10 +58,6 @@ class EMA:
             self.last_decay = 0.0  # the first update copies
         self.averaged.update_parameters(model)
 
-    def current_decay(self) -> float:
-        """The decay the next update will use."""
-        return 0.0 if self.update_count == 0 else ema_decay(self.update_count, self.config)
-
     @torch.no_grad()
     def copy_to(self, model: nn.Module) -> None:
         """Load the averaged weights into ``model``."""

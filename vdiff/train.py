@@ -1,70 +1,60 @@
-"""Trainer and the ``python -m vdiff.train`` command.
+"""The trainer (``Trainer``, ``train``) and the ``python -m vdiff.train`` command.
 
-One loop, nanoGPT style: Accelerate places the model, sets mixed precision (vdiff.env decides) and
-runs several processes; we do gradient accumulation, clipping, the EMA, logging, samples and
-checkpoints ourselves. Exact resume: the noise, timesteps and caption dropout of step s come from
-a generator seeded by (seed, step, micro-batch, rank), and the data order is a pure function of
-(seed, step) (vdiff.data.StepBatchSampler), so a resumed run repeats the uninterrupted one.
+One loop in the shape of improved-diffusion's TrainLoop: ``fit`` -> ``run_loop`` -> ``run_step``
+(``forward_backward``, ``optimize``) -> ``log_step``, with ``save`` and ``sample_grids`` on their
+cadence, and callbacks (``Callback``) for notebooks. Accelerate places the model, sets mixed
+precision (vdiff.env decides) and runs several processes; we do gradient accumulation, clipping,
+the EMA, logging, samples and checkpoints ourselves.
+
+Exact resume: the noise, timesteps and caption dropout of step s come from generators seeded by
+(seed, step, loaded batch, rank) (vdiff.rng), and the data order is a pure function of (seed, step)
+(vdiff.data.StepBatchSampler), so a resumed run repeats the uninterrupted one bit for bit.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import math
-import random
 import sys
 import time
-import types
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .cli import OneLineParser
 from .config import Config, get_preset
 
 CHECKPOINT_DIR = "checkpoints"
+clock = time.perf_counter  # module attribute so that tests can stand in a machine of another speed
 
 
 class TrainingStopped(RuntimeError):
-    """The run stopped on its own (too many non-finite losses); a loadable checkpoint was saved."""
+    """The run stopped on its own (non-finite losses, out of memory); a loadable checkpoint was saved."""
 
 
-# --- RNG states, as tensors and plain numbers (torch.load(weights_only=True) reads them) ------------
+class Callback:
+    """Hooks the trainer calls on the main process; every method is optional (the base does nothing)."""
 
-def rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]),
-                  int(np_state[3]), float(np_state[4])],
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+    def on_start(self, trainer: "Trainer") -> None: ...
+    def on_log(self, trainer: "Trainer", record: dict[str, Any]) -> None: ...
+    def on_samples(self, trainer: "Trainer", step: int, paths: list[Path]) -> None: ...
+    def on_save(self, trainer: "Trainer", step: int, path: Path) -> None: ...
+    def on_end(self, trainer: "Trainer", summary: dict[str, Any]) -> None: ...
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def run_config(out_dir: str | Path) -> Config | None:
+    """The config a run folder was trained with (its ``config.json``), or None for a new folder.
 
+    Resume with it rather than with today's ``auto`` choice, which may differ on another GPU.
+    """
+    path = Path(out_dir) / "config.json"
+    return Config.from_json(path) if path.is_file() else None
 
-def step_generator(seed: int, step: int, micro: int, rank: int, device: torch.device) -> torch.Generator:
-    """The generator for one micro-batch's timesteps, noise and caption dropout."""
-    g = torch.Generator(device=device if device.type == "cuda" else "cpu")
-    return g.manual_seed(((seed * 1_000_003 + step) * 64 + micro) * 4096 + rank)
-
-
-# --- the trainer -------------------------------------------------------------------------------------
 
 def _as_config(config: Config | str | dict) -> Config:
     if isinstance(config, Config):
@@ -76,286 +66,409 @@ def _as_config(config: Config | str | dict) -> Config:
     raise ValueError(f"config must be a Config, a preset name or a dict, got {type(config).__name__}")
 
 
-def _check_resume(config: Config, saved: dict[str, Any], path: Path) -> None:
-    saved_config = Config.from_dict(saved)
-    changed = config.shape_mismatch(saved_config)
-    if changed:
-        detail = ", ".join(f"{f}={getattr(saved_config, f)!r} -> {getattr(config, f)!r}" for f in changed)
-        raise ValueError(f"cannot resume from {path}: the config changes the model's shape ({detail}); "
-                         f"use a new run folder or the original values")
+class Trainer:
+    """Train on a folder of GIF + caption pairs into the run folder ``out_dir``; ``fit()`` runs it.
 
-
-def train(config: Config | str, data_dir: str | Path, out_dir: str | Path, *, max_steps: int | None = None,
-          max_minutes: float | None = None, resume: bool = True) -> Path:
-    """Train on a folder of GIF + caption pairs; write the run folder ``out_dir`` and return it.
-
-    Resumes from the newest checkpoint in ``out_dir`` unless ``resume`` is False (then a folder that
-    already holds checkpoints is refused rather than overwritten). ``max_steps`` / ``max_minutes``
-    override the config's.
+    ``max_steps`` / ``max_minutes`` override the config's. ``resume``: None resumes from ``out_dir``'s
+    newest loadable checkpoint when there is one; True requires one; False refuses a folder that
+    holds checkpoints. ``on_log`` fires every ``log_every`` steps and at least every ``progress_every_s``.
     """
-    from accelerate import Accelerator, PartialState
-    from accelerate.utils import set_seed
-    from diffusers.optimization import get_scheduler
-    from tqdm.auto import tqdm
 
-    from . import checkpoint as ckpt
-    from .data import PairsDataset, StepBatchSampler, collate
-    from .diffusion import Diffusion, sample_timesteps
-    from .ema import EMA
-    from .env import env_report
-    from .text import load_text_encoder
-    from .unet import UNet3D
+    def __init__(self, config: Config | str | dict, data_dir: str | Path, out_dir: str | Path, *,
+                 max_steps: int | None = None, max_minutes: float | None = None,
+                 callbacks: Iterable[Callback] = (), progress_every_s: float = 30.0,
+                 resume: bool | None = None) -> None:
+        config = _as_config(config)
+        overrides = {k: v for k, v in (("max_steps", max_steps), ("max_minutes", max_minutes)) if v is not None}
+        self.config = config.replace(**overrides) if overrides else config  # replace() validates
+        self.data_dir, self.out_dir = Path(data_dir), Path(out_dir)
+        self.ckpt_dir = self.out_dir / CHECKPOINT_DIR
+        self.callbacks = list(callbacks)
+        self.progress_every_s = float(progress_every_s)
+        self.resume = resume
+        self.step = 0
+        self.total_steps = self.config.max_steps
+        self.nonfinite_total = 0
 
-    config = _as_config(config)
-    overrides = {k: v for k, v in (("max_steps", max_steps), ("max_minutes", max_minutes)) if v is not None}
-    if overrides:
-        config = config.replace(**overrides)
-        config.validate()
-    out_dir = Path(out_dir)
-    ckpt_dir = out_dir / CHECKPOINT_DIR
+    # --- setup --------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Accelerator, data, model, optimizer, EMA; then the checkpoint's state when resuming."""
+        from accelerate import Accelerator, PartialState
+        from accelerate.utils import set_seed
+        from diffusers.optimization import get_scheduler
 
-    env = env_report(config.mixed_precision)
-    # Without an accelerator, processes started by `accelerate launch --multi_gpu` or torchrun only
-    # form a (gloo) group when Accelerate is told to run on the CPU.
-    cpu = env.device == "cpu"
-    state = PartialState(cpu=cpu)
-    precision = env.precision if state.device.type == "cuda" else "no"
-    accelerator = Accelerator(mixed_precision=precision, cpu=cpu)
-    device, rank, world = accelerator.device, accelerator.process_index, accelerator.num_processes
-    main = accelerator.is_main_process
+        from . import checkpoint as ckpt
+        from .data import PairsDataset, StepBatchSampler, collate
+        from .diffusion import Diffusion
+        from .ema import EMA
+        from .env import env_report
+        from .text import load_text_encoder
+        from .unet import UNet3D
 
-    # --- resume? (every process reads the same file) ---
-    found = ckpt.latest_loadable_checkpoint(ckpt_dir)
-    if found is not None and not resume:
-        raise ValueError(f"{out_dir} already holds checkpoints; resume it or choose a new --out folder")
-    saved: dict[str, Any] | None = None
-    if found is not None:
-        _check_resume(config, found[1]["config"], found[0])
-        saved = found[1]
+        config = self.config
+        self.env = env_report(config.mixed_precision)
+        # Without an accelerator, processes started by `accelerate launch --multi_gpu` or torchrun only
+        # form a (gloo) group when Accelerate is told to run on the CPU.
+        cpu = self.env.device == "cpu"
+        state = PartialState(cpu=cpu)
+        self.precision = self.env.precision if state.device.type == "cuda" else "no"
+        self.accelerator = acc = Accelerator(mixed_precision=self.precision, cpu=cpu)
+        self.device, self.rank, self.world = acc.device, acc.process_index, acc.num_processes
+        self.main = acc.is_main_process
 
-    set_seed(config.seed)  # python, numpy, torch: the model's init is the same in every process
-    encoder = load_text_encoder(config.text_encoder, device=device, max_length=config.max_text_len)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        dataset = PairsDataset(data_dir, config, encoder)
-    for w in caught:
-        if main:
+        found = ckpt.latest_loadable_checkpoint(self.ckpt_dir)  # every process reads the same file
+        if found is not None and self.resume is False:
+            raise ValueError(f"{self.out_dir} already holds checkpoints; resume it or choose a new run folder")
+        if found is None and self.resume is True:
+            raise ValueError(f"{self.out_dir} holds no checkpoint to resume; drop --resume to start a new run")
+        saved = None
+        if found is not None:
+            changed = config.shape_mismatch(Config.from_dict(found[1]["config"]))
+            if changed:
+                old = Config.from_dict(found[1]["config"])
+                detail = ", ".join(f"{f}={getattr(old, f)!r} -> {getattr(config, f)!r}" for f in changed)
+                raise ValueError(f"cannot resume from {found[0]}: the config changes the model's shape ({detail}); "
+                                 f"use a new run folder or the original values (vdiff.train.run_config)")
+            saved = found[1]
+
+        set_seed(config.seed)  # python, numpy, torch: the model's init is the same in every process
+        self.encoder = load_text_encoder(config.text_encoder, device=self.device, max_length=config.max_text_len)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.dataset = PairsDataset(self.data_dir, config, self.encoder)
+        for w in caught if self.main else ():
             print(f"warning: {w.message}", file=sys.stderr)
-    model = UNet3D(config, encoder.dim)
-    if config.text_whitening:  # a resumed run loads the fitted buffers from its checkpoint below
-        model.fit_text_whitening(dataset.text_pooled)
-    diffusion = Diffusion(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.adam_betas),
-                                  weight_decay=config.weight_decay)
-    # Not passed to accelerator.prepare: its wrapper steps once per process, which would
-    # shorten the warm-up by the number of processes. We step it once per optimizer step.
-    scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=config.warmup_steps)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    raw_model = accelerator.unwrap_model(model)
-    ema = EMA(raw_model, config)
+        model = UNet3D(config, self.encoder.dim)
+        if config.text_whitening:  # a resumed run loads the fitted buffers from its checkpoint below
+            model.fit_text_whitening(self.dataset.text_pooled)
+        self.diffusion = Diffusion(config)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.adam_betas),
+                                      weight_decay=config.weight_decay)
+        # Not passed to accelerator.prepare: its wrapper steps once per process, which would
+        # shorten the warm-up by the number of processes. We step it once per optimizer step.
+        self.scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=config.warmup_steps)
+        self.model, self.optimizer = acc.prepare(model, optimizer)
+        self.raw_model = acc.unwrap_model(self.model)
+        self.ema = EMA(self.raw_model, config)
 
-    step, nonfinite_total = 0, 0
-    if saved is not None:
-        raw_model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        ema.load_state_dict(saved["ema"])
-        if accelerator.scaler is not None and saved.get("scaler"):
-            accelerator.scaler.load_state_dict(saved["scaler"])
-        step = int(saved["step"])
-        nonfinite_total = int(saved.get("nonfinite_total", 0))
-        set_rng_state(saved["rng"])
+        self.micro_batch = config.batch_size if config.micro_batch == "auto" else int(config.micro_batch)
+        if saved is not None:
+            from .rng import set_rng_state
+            self.raw_model.load_state_dict(saved["model"])
+            self.optimizer.load_state_dict(saved["optimizer"])
+            self.scheduler.load_state_dict(saved["scheduler"])
+            self.ema.load_state_dict(saved["ema"])
+            if acc.scaler is not None and saved.get("scaler"):
+                acc.scaler.load_state_dict(saved["scaler"])
+            self.step = int(saved["step"])
+            self.nonfinite_total = int(saved.get("nonfinite_total", 0))
+            if config.micro_batch == "auto" and "micro_batch" in saved:  # an out-of-memory halving holds
+                self.micro_batch = min(int(saved["micro_batch"]), self.micro_batch)
+            set_rng_state(saved["rng"])
 
-    if main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        config.to_json(out_dir / "config.json")
-    log_path = out_dir / "log.jsonl"
+        if self.main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            config.to_json(self.out_dir / "config.json")
+        self.log({"event": "resume" if saved is not None else "start", "step": self.step, "env": self.env.to_dict(),
+                  "precision": self.precision, "processes": self.world, "pairs": len(self.dataset),
+                  "skipped": len(self.dataset.skipped), "skipped_reasons": self.dataset.skipped,
+                  "micro_batch": self.micro_batch,
+                  "params_m": sum(p.numel() for p in self.raw_model.parameters()) / 1e6})
+        self.prompt_emb = self.encoder.encode(list(config.sample_prompts)) if config.sample_prompts else None
+        sampler = StepBatchSampler(len(self.dataset), config.batch_size, seed=config.seed, start_step=self.step,
+                                   micro_batches_per_step=config.grad_accum, rank=self.rank, world_size=self.world)
+        loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler, collate_fn=collate,
+                                             num_workers=config.num_workers)
+        self.batches = iter(loader)
 
-    def log(record: dict[str, Any]) -> None:
-        if main:
-            with open(log_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+    # --- the loop -----------------------------------------------------------------------------
+    def fit(self) -> Path:
+        """Run (or resume) the whole run; returns the run folder."""
+        from tqdm.auto import tqdm
 
-    log({"event": "resume" if saved is not None else "start", "step": step, "env": env.to_dict(),
-         "precision": precision, "processes": world, "pairs": len(dataset), "skipped": len(dataset.skipped),
-         "skipped_reasons": dataset.skipped, "params_m": sum(p.numel() for p in raw_model.parameters()) / 1e6})
+        self.setup()
+        self._call("on_start")
+        self.start_time = clock()
+        self.bar = tqdm(total=self.config.max_steps, initial=self.step, desc="train", disable=not self.main,
+                        dynamic_ncols=True)
+        self.streak = 0
+        try:
+            reason = self.run_loop()
+        except TrainingStopped:  # out of memory: keep what was trained since the last checkpoint
+            self.save(self.step)
+            raise
+        finally:
+            self.bar.close()
+        self.save(self.step)
+        summary = {"event": "stop", "step": self.step, "reason": reason, "nonfinite_total": self.nonfinite_total,
+                   "minutes": (clock() - self.start_time) / 60}
+        self.log(summary)
+        self._call("on_end", summary)
+        if reason == "nonfinite":
+            raise TrainingStopped(f"stopped at step {self.step}: {self.streak} non-finite losses in a row "
+                                  f"(try a lower lr); the last good weights are in {self.ckpt_dir}")
+        return self.out_dir
 
-    prompt_emb = encoder.encode(list(config.sample_prompts)) if config.sample_prompts else None
-    threshold = "static" if config.threshold is None else config.threshold
+    def run_loop(self) -> str:
+        """Steps until max_steps, the time budget or too many non-finite losses; returns the reason."""
+        config = self.config
+        self._window()
+        self.last_log_t = clock()
+        self.model.train()
+        while self.step < config.max_steps:
+            finite, losses, grad_norm = self.run_step()
+            self.bar.update(1)
+            self.log_step(finite, losses, grad_norm)
+            if self.streak >= config.max_nonfinite:
+                return "nonfinite"
+            out_of_time = config.max_minutes is not None and (clock() - self.start_time) / 60 >= config.max_minutes
+            if self.world > 1 and config.max_minutes is not None:
+                out_of_time = not self.agree(not out_of_time)  # stop together when any process is out of time
+            if out_of_time and self.step < config.max_steps:
+                return "max_minutes"
+            if config.sample_every > 0 and self.step % config.sample_every == 0:
+                self.sample_grids(self.step)
+            if config.save_every > 0 and self.step % config.save_every == 0 and self.step < config.max_steps:
+                self.save(self.step)
+        return "max_steps"
 
-    def save(final_step: int) -> None:
-        """Checkpoint + inference weights; only the main process writes."""
-        if main:
-            payload = {
-                "step": final_step, "config": config.to_dict(), "model": raw_model.state_dict(),
-                "ema": ema.state_dict(), "ema_update_count": ema.update_count,
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": accelerator.scaler.state_dict() if accelerator.scaler is not None else {},
-                "rng": rng_state(), "data": {"seed": config.seed, "position": final_step * config.grad_accum * config.batch_size * world},
-                "nonfinite_total": nonfinite_total,
-            }
-            ckpt.save_checkpoint(payload, ckpt.checkpoint_path(ckpt_dir, final_step))
-            ckpt.prune_checkpoints(ckpt_dir, config.keep_last)
-            ckpt.save_weights(ema.module.state_dict(), out_dir / "weights" / "ema.safetensors")
-            ckpt.save_weights(raw_model.state_dict(), out_dir / "weights" / "online.safetensors")
-            config.to_json(out_dir / "weights" / "config.json")
-        accelerator.wait_for_everyone()
-
-    def sample_grids(at_step: int) -> None:
-        if not main or prompt_emb is None:
-            return
-        from .video import gif_grid, to_uint8
-        for name, net in (("ema", ema.module), ("online", raw_model)):
-            clips = diffusion.sample(net, prompt_emb.pooled.to(device),
-                                     text_tokens=prompt_emb.tokens.to(device) if config.cross_attention else None,
-                                     text_mask=prompt_emb.mask.to(device) if config.cross_attention else None,
-                                     sampler=config.sampler, steps=config.sample_steps,
-                                     guidance_scale=config.guidance_scale, threshold=threshold,
-                                     generator=config.seed, progress=False)
-            gif_grid(to_uint8(clips), out_dir / "samples" / f"step_{at_step:07d}_{name}.gif", ncols=4)
-
-    sampler = StepBatchSampler(len(dataset), config.batch_size, seed=config.seed, start_step=step,
-                               micro_batches_per_step=config.grad_accum, rank=rank, world_size=world)
-    loader = torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
-                                         num_workers=config.num_workers)
-    batches = iter(loader)
-
-    def agree(flag: bool) -> bool:
-        """True only when every process says True."""
-        if world == 1:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0], device=device)
-        return bool(accelerator.gather(t).min().item() > 0)
-
-    start_time = time.perf_counter()
-    bar = tqdm(total=config.max_steps, initial=step, desc="train", disable=not main, dynamic_ncols=True)
-    window = {"loss": 0.0, "noise_loss": 0.0, "perceptual_loss": 0.0, "grad_norm": 0.0, "n": 0,
-              "data_s": 0.0, "t0": time.perf_counter(), "steps": 0}
-    streak = 0
-    stop_reason = "max_steps"
-    model.train()
-    while step < config.max_steps:
-        losses_sum = {"loss": 0.0, "noise_loss": 0.0, "perceptual_loss": 0.0}
-        finite = True
-        for micro in range(config.grad_accum):
-            t_data = time.perf_counter()
-            batch = next(batches)
-            window["data_s"] += time.perf_counter() - t_data
-            x0 = batch["video"].to(device, non_blocking=True)
-            emb = batch["text_emb"].to(device)
-            tokens = batch["text_tokens"].to(device) if "text_tokens" in batch else None
-            mask = batch["text_mask"].to(device) if "text_mask" in batch else None
-            g = step_generator(config.seed, step, micro, rank, device)
-            b = x0.shape[0]
-            t = sample_timesteps(b, diffusion.num_timesteps, config.timestep_shift, generator=g, device=g.device).to(device)
-            noise = torch.randn(x0.shape, generator=g, device=g.device).to(device)
-            drop = (torch.rand(b, generator=g, device=g.device) < config.cond_drop_prob).to(device)
-            last = micro == config.grad_accum - 1
-            # Skip the gradient all-reduce on all but the last micro-batch of a step.
-            sync = accelerator.no_sync(model) if (not last and world > 1) else contextlib.nullcontext()
-            with sync:
-                with accelerator.autocast():
-                    out = diffusion.training_losses(model, x0, emb, drop_mask=drop, text_tokens=tokens,
-                                                    text_mask=mask, t=t, noise=noise)
-                finite = agree(bool(torch.isfinite(out["loss"]).item()))
-                if not finite:
-                    break
-                accelerator.backward(out["loss"] / config.grad_accum)
-            for k in losses_sum:
-                losses_sum[k] += float(out[k].detach()) / config.grad_accum
-
+    def run_step(self) -> tuple[bool, dict[str, float], float]:
+        """One optimizer step: (finite, mean losses, grad norm)."""
+        batch = self.next_batch()
+        while True:
+            try:
+                finite, losses = self.forward_backward(batch)
+                break
+            except torch.cuda.OutOfMemoryError:
+                pass  # handled outside the except block, so the failed step's tensors can be freed
+            self.optimizer.zero_grad(set_to_none=True)
+            self.shrink_micro_batch()
         grad_norm = float("nan")
         if finite:
-            grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), config.grad_clip))
-            # Under fp16 the grad scaler skips inf gradients itself; elsewhere we must.
-            finite = accelerator.scaler is not None or agree(math.isfinite(grad_norm))
+            finite, grad_norm = self.optimize()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
         if finite:
-            optimizer.step()
-            scheduler.step()
-            streak = 0
+            self.streak = 0
+            c = self.config
+            if self.step > c.ema_start_step and (self.step - c.ema_start_step) % c.ema_update_every == 0:
+                self.ema.step(self.raw_model)
         else:
-            nonfinite_total += 1
-            streak += 1
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        if finite and step > config.ema_start_step and (step - config.ema_start_step) % config.ema_update_every == 0:
-            ema.step(raw_model)
+            self.nonfinite_total += 1
+            self.streak += 1
+        return finite, losses, grad_norm
 
-        bar.update(1)
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        """The step's clips (``grad_accum`` loaded batches) with their timesteps, noise and dropout.
+
+        The random draws are made per loaded batch, so splitting the step into other micro-batches
+        (after an out-of-memory error) trains on exactly the same noise.
+        """
+        from .diffusion import sample_timesteps
+        from .rng import step_generator
+
+        parts = []
+        for micro in range(self.config.grad_accum):
+            t0 = clock()
+            batch = next(self.batches)
+            self.window["data_s"] += clock() - t0
+            part = {k: batch[k] for k in ("video", "text_emb", "text_tokens", "text_mask") if k in batch}
+            g = step_generator(self.config.seed, self.step, micro, self.rank, self.device)
+            b = part["video"].shape[0]
+            part["t"] = sample_timesteps(b, self.diffusion.num_timesteps, self.config.timestep_shift,
+                                         generator=g, device=g.device).to(self.device)
+            part["noise"] = torch.randn(part["video"].shape, generator=g, device=g.device).to(self.device)
+            part["drop"] = (torch.rand(b, generator=g, device=g.device) < self.config.cond_drop_prob).to(self.device)
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+    def forward_backward(self, batch: dict[str, torch.Tensor]) -> tuple[bool, dict[str, float]]:
+        """Gradients of the step's mean loss, ``micro_batch`` clips at a time; (finite, mean losses)."""
+        acc, n = self.accelerator, batch["video"].shape[0]
+        starts = list(range(0, n, self.micro_batch))
+        losses = {"loss": 0.0, "noise_loss": 0.0, "perceptual_loss": 0.0}
+        for i, s in enumerate(starts):
+            part = {k: v[s:s + self.micro_batch] for k, v in batch.items()}
+            share = n / part["video"].shape[0]  # the number of equal micro-batches: 1/share of the mean
+            # Skip the gradient all-reduce on all but the last micro-batch of a step.
+            last = i == len(starts) - 1
+            sync = acc.no_sync(self.model) if (not last and self.world > 1) else contextlib.nullcontext()
+            with sync:
+                with acc.autocast():
+                    out = self.diffusion.training_losses(
+                        self.model, part["video"].to(self.device, non_blocking=True), part["text_emb"].to(self.device),
+                        drop_mask=part["drop"], text_tokens=_to(part.get("text_tokens"), self.device),
+                        text_mask=_to(part.get("text_mask"), self.device), t=part["t"], noise=part["noise"])
+                if not self.agree(bool(torch.isfinite(out["loss"]).item())):
+                    return False, losses
+                acc.backward(out["loss"] / share)
+            for k in losses:
+                losses[k] += float(out[k].detach()) / share
+        return True, losses
+
+    def optimize(self) -> tuple[bool, float]:
+        """Clip, then step the optimizer, LR schedule when the gradients are finite; (finite, grad norm)."""
+        grad_norm = float(self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.grad_clip))
+        # Under fp16 the grad scaler skips inf gradients itself; elsewhere we must.
+        finite = self.accelerator.scaler is not None or self.agree(math.isfinite(grad_norm))
         if finite:
-            for k, v in losses_sum.items():
-                window[k] += v
-            window["grad_norm"] += grad_norm
-            window["n"] += 1
-        window["steps"] += 1
-        if step % config.log_every == 0 or step == config.max_steps:
-            elapsed = time.perf_counter() - window["t0"]
-            n = max(window["n"], 1)
-            record = {"step": step, "loss": window["loss"] / n, "noise_loss": window["noise_loss"] / n,
-                      "perceptual_loss": window["perceptual_loss"] / n, "grad_norm": window["grad_norm"] / n,
-                      "lr": scheduler.get_last_lr()[0], "ema_decay": ema.last_decay,
-                      "ema_update_count": ema.update_count, "steps_per_s": window["steps"] / max(elapsed, 1e-9),
-                      "data_wait_share": window["data_s"] / max(elapsed, 1e-9), "nonfinite_total": nonfinite_total}
-            if window["n"] == 0:
-                record.update(loss=None, noise_loss=None, perceptual_loss=None, grad_norm=None)
-            log(record)
-            bar.set_postfix(loss=f"{record['loss']:.4f}" if record["loss"] is not None else "nan",
-                            data=f"{record['data_wait_share']:.0%}")
-            window.update(loss=0.0, noise_loss=0.0, perceptual_loss=0.0, grad_norm=0.0, n=0, data_s=0.0,
-                          t0=time.perf_counter(), steps=0)
+            self.optimizer.step()
+            self.scheduler.step()
+        return finite, grad_norm
 
-        if streak >= config.max_nonfinite:
-            stop_reason = "nonfinite"
-            break
-        out_of_time = config.max_minutes is not None and (time.perf_counter() - start_time) / 60 >= config.max_minutes
-        if world > 1 and config.max_minutes is not None:
-            out_of_time = not agree(not out_of_time)  # stop together when any process is out of time
-        if out_of_time and step < config.max_steps:
-            stop_reason = "max_minutes"
-            break
-        if config.sample_every > 0 and step % config.sample_every == 0:
-            sample_grids(step)
-        if config.save_every > 0 and step % config.save_every == 0 and step < config.max_steps:
-            save(step)
-    bar.close()
+    def shrink_micro_batch(self) -> None:
+        """After CUDA ran out of memory: halve the micro-batch (``micro_batch="auto"``) or stop with what to change."""
+        c = self.config
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        if c.micro_batch != "auto" or self.micro_batch == 1 or self.world > 1:
+            hint = ("set micro_batch to \"auto\" or a smaller number" if c.micro_batch != "auto" and self.world == 1
+                    else "lower batch_size or image_size/num_frames, or use a GPU with more memory")
+            raise TrainingStopped(f"CUDA ran out of memory at step {self.step + 1} with micro-batches of "
+                                  f"{self.micro_batch} clips: {hint}")
+        self.micro_batch = max(self.micro_batch // 2, 1)
+        n = c.batch_size * c.grad_accum
+        if self.main:
+            print(f"warning: out of memory; micro-batch {self.micro_batch} x {math.ceil(n / self.micro_batch)} "
+                  f"accumulated (the step still averages {n} clips)", file=sys.stderr)
+        self.log({"event": "micro_batch", "step": self.step, "micro_batch": self.micro_batch,
+                  "accumulation": math.ceil(n / self.micro_batch), "reason": "out of memory"})
 
-    save(step)
-    log({"event": "stop", "step": step, "reason": stop_reason, "nonfinite_total": nonfinite_total,
-         "minutes": (time.perf_counter() - start_time) / 60})
-    if stop_reason == "nonfinite":
-        raise TrainingStopped(f"stopped at step {step}: {streak} non-finite losses in a row "
-                              f"(try a lower lr); the last good weights are in {ckpt_dir}")
-    return out_dir
+    # --- logging, callbacks ---------------------------------------------------------------------
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one line to RUN_DIR/log.jsonl (main process only)."""
+        if self.main:
+            with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _call(self, hook: str, *args: Any) -> None:
+        if self.main:
+            for cb in self.callbacks:
+                getattr(cb, hook)(self, *args)
+
+    def _window(self) -> None:
+        self.window = {"loss": 0.0, "noise_loss": 0.0, "perceptual_loss": 0.0, "grad_norm": 0.0, "n": 0,
+                       "data_s": 0.0, "t0": clock(), "steps": 0}
+
+    def log_step(self, finite: bool, losses: dict[str, float], grad_norm: float) -> None:
+        """Accumulate the step; every ``log_every`` steps (or ``progress_every_s``) write a record."""
+        w = self.window
+        if finite:
+            for k, v in losses.items():
+                w[k] += v
+            w["grad_norm"] += grad_norm
+            w["n"] += 1
+        w["steps"] += 1
+        now = clock()
+        due = self.step % self.config.log_every == 0 or self.step == self.config.max_steps
+        if not (due or (self.main and now - self.last_log_t >= self.progress_every_s)):
+            return
+        elapsed, n = max(now - w["t0"], 1e-9), max(w["n"], 1)
+        record = {"step": self.step, "loss": w["loss"] / n, "noise_loss": w["noise_loss"] / n,
+                  "perceptual_loss": w["perceptual_loss"] / n, "grad_norm": w["grad_norm"] / n,
+                  "lr": self.scheduler.get_last_lr()[0], "ema_decay": self.ema.last_decay,
+                  "ema_update_count": self.ema.update_count, "steps_per_s": w["steps"] / elapsed,
+                  "data_wait_share": w["data_s"] / elapsed, "nonfinite_total": self.nonfinite_total}
+        if w["n"] == 0:
+            record.update(loss=None, noise_loss=None, perceptual_loss=None, grad_norm=None)
+        self.log(record)
+        self.bar.set_postfix(loss=f"{record['loss']:.4f}" if record["loss"] is not None else "nan",
+                             data=f"{record['data_wait_share']:.0%}")
+        self._call("on_log", record)
+        self._window()
+        self.last_log_t = now
+
+    def agree(self, flag: bool) -> bool:
+        """True only when every process says True."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        return bool(self.accelerator.gather(t).min().item() > 0)
+
+    # --- checkpoints and samples ---------------------------------------------------------------
+    def save(self, step: int) -> None:
+        """Checkpoint + inference weights; only the main process writes."""
+        from . import checkpoint as ckpt
+        from .rng import rng_state
+
+        if self.main:
+            acc = self.accelerator
+            payload = {
+                "step": step, "config": self.config.to_dict(), "model": self.raw_model.state_dict(),
+                "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": acc.scaler.state_dict() if acc.scaler is not None else {},
+                "rng": rng_state(), "nonfinite_total": self.nonfinite_total, "micro_batch": self.micro_batch,
+            }
+            path = ckpt.save_checkpoint(payload, ckpt.checkpoint_path(self.ckpt_dir, step))
+            ckpt.prune_checkpoints(self.ckpt_dir, self.config.keep_last)
+            ckpt.save_weights(self.ema.module.state_dict(), self.out_dir / "weights" / "ema.safetensors")
+            ckpt.save_weights(self.raw_model.state_dict(), self.out_dir / "weights" / "online.safetensors")
+            self.config.to_json(self.out_dir / "weights" / "config.json")
+            self._call("on_save", step, path)
+        self.accelerator.wait_for_everyone()
+
+    def sample_grids(self, step: int) -> list[Path]:
+        """``sample_prompts`` from the EMA and the online model as GIF grids under RUN_DIR/samples/."""
+        if not self.main or self.prompt_emb is None:
+            return []
+        from .sampling import sampling_options
+        from .video import gif_grid, to_uint8
+
+        c, emb, paths = self.config, self.prompt_emb, []
+        kwargs = sampling_options(c).sample_kwargs()
+        for name, net in (("ema", self.ema.module), ("online", self.raw_model)):
+            clips = self.diffusion.sample(net, emb.pooled.to(self.device),
+                                          text_tokens=emb.tokens.to(self.device) if c.cross_attention else None,
+                                          text_mask=emb.mask.to(self.device) if c.cross_attention else None,
+                                          generator=c.seed, progress=False, **kwargs)
+            paths.append(gif_grid(to_uint8(clips), self.out_dir / "samples" / f"step_{step:07d}_{name}.gif", ncols=4))
+        self._call("on_samples", step, paths)
+        return paths
+
+
+def _to(x: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if x is None else x.to(device)
+
+
+def train(config: Config | str | dict, data_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> Path:
+    """``Trainer(config, data_dir, out_dir, **kwargs).fit()``: train (or resume) and return the run folder."""
+    return Trainer(config, data_dir, out_dir, **kwargs).fit()
 
 
 # --- command line --------------------------------------------------------------------------------
 
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m vdiff.train", description="Train the text-to-video diffusion model "
-                "on a folder of <name>.gif + <name>.txt pairs. Resumes when RUN_DIR holds checkpoints.")
-    src = p.add_mutually_exclusive_group(required=True)
+                      "on a folder of <name>.gif + <name>.txt pairs. Resumes when RUN_DIR holds checkpoints.")
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", help="a named preset (smoke, tiny, moving_mnist, msrvtt, ...)")
-    src.add_argument("--config", help="a config JSON file (e.g. a run folder's config.json)")
+    src.add_argument("--config", help="a config JSON file (default when resuming: the run folder's config.json)")
     p.add_argument("--data", required=True, help="folder of <name>.gif + <name>.txt pairs")
     p.add_argument("--out", required=True, help="run folder to write (or resume)")
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--resume", action="store_true",
-                   help="resume from RUN_DIR's newest checkpoint (the default whenever one exists)")
+                   help="require a checkpoint in RUN_DIR to resume from (without it: resume when there is one)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = get_preset(args.preset) if args.preset else Config.from_json(args.config)
+        if args.preset:
+            config = get_preset(args.preset)
+        elif args.config:
+            config = Config.from_json(args.config)
+        else:
+            config = run_config(args.out)
+            if config is None:
+                raise ValueError(f"give --preset or --config: {args.out} holds no run to resume")
         if args.max_steps is not None and args.max_steps < 1:
             raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
-        if args.resume and not (Path(args.out) / CHECKPOINT_DIR).is_dir():
-            print(f"note: {args.out} holds no checkpoint yet; starting a new run", file=sys.stderr)
-        run = train(config, args.data, args.out, max_steps=args.max_steps, max_minutes=args.max_minutes, resume=True)
+        run = train(config, args.data, args.out, max_steps=args.max_steps, max_minutes=args.max_minutes,
+                    resume=True if args.resume else None)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -365,18 +478,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run folder: {run}")
     return 0
 
-
-class _CallableModule(types.ModuleType):
-    """``vdiff.train`` names both this module and its ``train`` function (DESIGN.md: ``vdiff.train(config)``).
-
-    Importing the module rebinds the package attribute to the module, so the module forwards calls.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Path:
-        return train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     sys.exit(main())

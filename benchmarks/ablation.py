@@ -4,8 +4,9 @@
     python benchmarks/ablation.py --preset smoke --max-steps 3 --out /tmp/abl   # seconds, for a check
 
 Trained variants (each gets the same --minutes of wall clock, or the same --max-steps):
-  full            everything on: AdaGN with separate time/text MLPs, caption whitening and LayerNorm,
-                  v-prediction, timestep shift 4, EMA warm-up, perceptual loss at
+  full            everything on: the digit recipe (presets.json "_digits": grey, v-prediction,
+                  timestep shift 4, caption whitening, x0 clipping), AdaGN with separate time/text MLPs,
+                  the caption LayerNorm, EMA warm-up, perceptual loss at
                   --perceptual-weight (0 leaves it off; then skip no_perceptual, it would equal full)
   adagn_concat    one MLP on [time, text] (the reference's FiLM) instead of separate MLPs
   no_perceptual   perceptual_weight = 0
@@ -40,9 +41,11 @@ COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "temporal_con
 
 
 def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: float) -> dict:
-    """Config changes of a trained variant relative to the full model."""
-    full = {"adagn": "separate", "perceptual_weight": perceptual_weight, "text_norm": True,
-            "text_whitening": True, "prediction_type": "v_prediction", "timestep_shift": 4.0, "snr_gamma": None}
+    """Config changes of a trained variant relative to the full model (the digit recipe of presets.json)."""
+    from vdiff.config import preset_fields
+
+    full = {**preset_fields("_digits"), "adagn": "separate", "perceptual_weight": perceptual_weight,
+            "text_norm": True, "snr_gamma": None}
     changes = {"full": {}, "adagn_concat": {"adagn": "concat"}, "no_perceptual": {"perceptual_weight": 0.0},
                "ema_fixed": {"ema_decay_min": ema_fixed_decay, "ema_decay_max": ema_fixed_decay},
                "epsilon": {"prediction_type": "epsilon"}, "no_text_whitening": {"text_whitening": False},

@@ -46,3 +46,54 @@ def test_every_preset_resolves():
     assert {"smoke", "tiny", "moving_mnist", "msrvtt", "bench"} <= set(preset_names())
     for name in preset_names():
         assert get_preset(name) == Config.from_dict(json.loads(get_preset(name).to_json()))
+
+
+# The last commit before presets.json had bases and Config had x0_clip: its config.py and presets.json
+# resolve each preset the old way, so a preset whose behaviour moved fails here.
+BEFORE_BASES = "ca83ccf"
+
+
+def _old_get_preset(tmp_path):
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for file in ("config.py", "presets.json"):
+        shown = subprocess.run(["git", "show", f"{BEFORE_BASES}:vdiff/{file}"], cwd=root, capture_output=True,
+                               text=True)
+        if shown.returncode != 0:
+            pytest.skip(f"needs the git history with {BEFORE_BASES} (a shallow clone lacks it)")
+        (tmp_path / file).write_text(shown.stdout)
+    spec = importlib.util.spec_from_file_location("old_vdiff_config", tmp_path / "config.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolves the module's annotations through sys.modules
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module.get_preset
+
+
+@pytest.mark.parametrize("name", ["smoke", "tiny", "bench", "moving_mnist", "msrvtt"])
+def test_presets_resolve_exactly_as_before_they_had_bases(tmp_path, name):
+    old = _old_get_preset(tmp_path)(name).to_dict()
+    new = get_preset(name).to_dict()
+    threshold = old.pop("threshold")
+    assert {k: new[k] for k in old} == old
+    expected_clip = ("static", 0.995) if threshold is None else ("dynamic", threshold)
+    assert (new["x0_clip"], new["x0_clip_quantile"]) == expected_clip
+
+
+def test_digit_presets_share_the_recipe_and_a_base_is_not_a_preset():
+    from vdiff.config import preset_fields
+
+    recipe = preset_fields("_digits")
+    assert {"prediction_type", "timestep_shift", "text_whitening", "channels", "x0_clip"} <= set(recipe)
+    for name in ("tiny", "moving_mnist"):
+        assert {k: getattr(get_preset(name), k) for k in recipe} == recipe
+    assert get_preset("msrvtt").prediction_type != recipe["prediction_type"]  # natural video: not the recipe
+    assert "_digits" not in preset_names()
+    with pytest.raises(ValueError, match="unknown preset"):
+        get_preset("digits")

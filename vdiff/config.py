@@ -1,7 +1,8 @@
 """Run configuration: one dataclass with defaults, named presets loaded from presets.json.
 
-A preset is data (a dict of overrides in ``presets.json``), not code. A config round-trips
-through JSON so a run folder always says exactly how it was trained.
+A preset is data (a dict of overrides in ``presets.json``), not code; ``"_base": "_digits"`` makes
+a preset start from the digit recipe (names starting with "_" are bases, not presets). A config
+round-trips through JSON so a run folder always says exactly how it was trained.
 """
 from __future__ import annotations
 
@@ -200,15 +201,31 @@ def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _presets() -> dict[str, dict[str, Any]]:
+    return json.loads(PRESETS_FILE.read_text(encoding="utf-8"))
+
+
 def preset_names() -> list[str]:
-    return sorted(json.loads(PRESETS_FILE.read_text(encoding="utf-8")))
+    """The presets to train with; names starting with "_" are bases that presets extend."""
+    return sorted(name for name in _presets() if not name.startswith("_"))
+
+
+def preset_fields(name: str) -> dict[str, Any]:
+    """A preset's (or base's) field overrides: its own over those of its ``"_base"``, recursively."""
+    presets, chain = _presets(), []
+    while name is not None:
+        if name not in presets:
+            raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
+        if name in chain:
+            raise ValueError(f"preset base cycle: {' -> '.join(chain + [name])}")
+        chain.append(name)
+        name = presets[name].get("_base")
+    data: dict[str, Any] = {}
+    for link in reversed(chain):  # the farthest base first, the preset itself last
+        data.update({k: v for k, v in presets[link].items() if not k.startswith("_")})
+    return data
 
 
 def get_preset(name: str, **overrides: Any) -> Config:
     """The named preset as a Config, with optional field overrides."""
-    presets = json.loads(PRESETS_FILE.read_text(encoding="utf-8"))
-    if name not in presets:
-        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(sorted(presets))}")
-    data = {k: v for k, v in presets[name].items() if not k.startswith("_")}
-    data.update(overrides)
-    return Config.from_dict(data)
+    return Config.from_dict({**preset_fields(name), **overrides})

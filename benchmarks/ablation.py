@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed", "epsilon", "no_text_whitening",
            "no_timestep_shift", "min_snr", "no_text_norm")
 SAMPLED = ("static_threshold", "dynamic_threshold", "ddpm_1000")
-COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "temporal_consistency", "flicker")
+COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "frame_digit_consistency", "temporal_consistency",
+           "flicker")
 
 
 def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: float) -> dict:

@@ -81,3 +81,18 @@ def test_cli_missing_weights_is_one_line_exit_2(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "not found" in proc.stderr
+
+
+def test_frame_digits_expose_a_clip_that_morphs_into_another_digit():
+    # Real clips show one digit in nearly every frame; a clip whose second half is another digit's
+    # frames keeps a majority digit but only half its frames show it (frame_digit_consistency).
+    by_digit: dict[int, np.ndarray] = {}
+    for c in generate_labeled(200, size=32, frames=8, seed=11, source="sklearn"):
+        by_digit.setdefault(c.digits[0], c.frames)
+    real = np.stack([by_digit[d] for d in sorted(by_digit)])
+    verdict = J.judge_clips(J.load_judge(), real)
+    assert verdict.frame_digits.shape == (len(real), 8)
+    assert (verdict.frame_digits == np.array(sorted(by_digit))[:, None]).mean() >= 0.9
+    morph = np.concatenate([by_digit[3][:4], by_digit[7][4:]])[None]
+    frames = J.judge_clips(J.load_judge(), morph).frame_digits[0]
+    assert 0.25 <= (frames == 3).mean() <= 0.75 and (frames == 7).mean() >= 0.25

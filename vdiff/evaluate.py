@@ -164,15 +164,18 @@ def _scores(verdict: Judgement, prompts: list[Prompt], owner: list[int]) -> list
         digit_ok = int(verdict.digits[k]) == prompts[i].digit
         dir_ok = verdict.directions[k] == prompts[i].direction
         rows.append({"prompt": i, "digit": digit_ok, "direction": dir_ok, "both": digit_ok and dir_ok,
-                     "none": verdict.directions[k] == NO_MOTION})
+                     "none": verdict.directions[k] == NO_MOTION,
+                     "frames": float((verdict.frame_digits[k] == prompts[i].digit).mean())})
     return rows
 
 
 def _summary(rows: list[dict], clips: np.ndarray, features: np.ndarray, center: np.ndarray | None) -> dict:
     n = len(rows)
     mean = (lambda key: sum(r[key] for r in rows) / n) if n else (lambda key: float("nan"))
+    # frame_digit_consistency: the share of frames showing the captioned digit, so a clip whose digit
+    # morphs between frames scores low even when its majority vote is right.
     return {"n": n, "digit_accuracy": mean("digit"), "direction_accuracy": mean("direction"),
-            "both_correct": mean("both"), "no_motion": mean("none"),
+            "both_correct": mean("both"), "frame_digit_consistency": mean("frames"), "no_motion": mean("none"),
             "temporal_consistency": temporal_consistency(features, center), "flicker": flicker(clips)}
 
 
@@ -298,7 +301,8 @@ def _spread(prompts: list[Prompt], limit: int) -> list[Prompt]:
 
 def summary_table(report: dict) -> str:
     """A small Markdown table of the overall metrics for generated clips beside real (ceiling) and noise (floor)."""
-    keys = ("digit_accuracy", "direction_accuracy", "both_correct", "temporal_consistency", "flicker")
+    keys = ("digit_accuracy", "direction_accuracy", "both_correct", "frame_digit_consistency",
+            "temporal_consistency", "flicker")
     lines = ["| metric | noise (floor) | generated | real (ceiling) |", "|---|---|---|---|"]
     for key in keys:
         lines.append(f"| {key} | " + " | ".join(f"{report[n]['overall'][key]:.3f}" for n in ("noise", "generated", "real")) + " |")

@@ -146,6 +146,7 @@ class Judgement:
     """What the judge says about N clips."""
     digits: np.ndarray          # [N] predicted digit (frames' log-probabilities summed)
     digit_probs: np.ndarray     # [N, 10] clip-level probabilities
+    frame_digits: np.ndarray    # [N, F] the digit each frame shows on its own (a morphing digit varies here)
     directions: list[str]       # [N] left/right/up/down or "none"
     features: np.ndarray        # [N, F, D] per-frame features (for consistency and Fréchet distance)
 
@@ -163,10 +164,11 @@ def judge_clips(model: DigitJudge, clips: np.ndarray, batch_size: int = 512) -> 
         feats.append(h.float().cpu())
         logps.append(F.log_softmax(model.head(h), dim=-1).float().cpu())
     feats_t = torch.cat(feats).reshape(n, f, -1) if n else torch.zeros(0, f, model.feature_dim)
-    logp = torch.cat(logps).reshape(n, f, 10).sum(1) if n else torch.zeros(0, 10)
-    probs = logp.softmax(-1)
+    frame_logp = torch.cat(logps).reshape(n, f, 10) if n else torch.zeros(0, f, 10)
+    probs = frame_logp.sum(1).softmax(-1)
     directions = [clip_direction(c) for c in arr]
-    return Judgement(probs.argmax(-1).numpy(), probs.numpy(), directions, feats_t.numpy())
+    return Judgement(probs.argmax(-1).numpy(), probs.numpy(), frame_logp.argmax(-1).numpy(), directions,
+                     feats_t.numpy())
 
 
 # --- weights ---------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Checkpoints: atomic writes (SIGKILL mid-save), weights_only loading, pruning, safetensors weights."""
+"""Checkpoints: atomic writes (SIGKILL mid-save), weights_only loading, pruning, safetensors weights,
+Drive-friendly rotation (nothing non-empty deleted or replaced), the disk estimate."""
 from __future__ import annotations
 
 import signal
@@ -86,3 +87,68 @@ def test_sigkill_while_saving_leaves_previous_checkpoint_loadable(tmp_path):
     assert state["step"] in (1, 2)
     assert state["w"].numel() in (3, 30_000_000)
     assert [p.name for p in list_checkpoints(tmp_path)] == [path.name]  # the leftover temp file is not a checkpoint
+
+
+def test_saving_and_rotating_never_deletes_or_replaces_a_file_that_holds_data(pairs_dir, tmp_path, monkeypatch):
+    """Google Drive keeps deleted and replaced files in its trash: whatever goes away must be empty."""
+    import os
+
+    from vdiff.config import get_preset
+    from vdiff.train import train
+
+    deleted, replaced = [], []
+    real_unlink, real_replace = os.unlink, os.replace
+
+    def unlink(path, *a, **kw):
+        deleted.append((Path(path).name, os.path.getsize(path)))
+        return real_unlink(path, *a, **kw)
+
+    def replace(src, dst, *a, **kw):
+        replaced.append((Path(dst).name, os.path.getsize(dst) if os.path.exists(dst) else None))
+        return real_replace(src, dst, *a, **kw)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(os, "replace", replace)
+    torch.set_num_threads(1)
+    run = train(get_preset("smoke", save_every=2, keep_last=1, sample_every=0, log_every=1), pairs_dir,
+                tmp_path / "run", max_steps=6)
+    assert [p.name for p in list_checkpoints(run / "checkpoints")] == ["step_0000006.pt"]
+    assert {"step_0000002.pt", "step_0000004.pt"} <= {name for name, _ in deleted}
+    assert all(size == 0 for _, size in deleted), deleted
+    assert all(size is None for _, size in replaced), replaced  # renames only ever into a free name
+    assert sorted(p.name for p in (run / "weights").iterdir()) == ["config.json", "ema.safetensors",
+                                                                  "online.safetensors"]
+
+
+def test_weights_saved_aside_by_a_killed_replace_still_load(tmp_path):
+    from vdiff.checkpoint import discard_leftovers, replace_file
+
+    path = tmp_path / "w.safetensors"
+    save_weights({"a": torch.ones(2)}, path)
+    save_weights({"a": torch.full((2,), 2.0)}, path)
+    assert torch.equal(load_weights(path)["a"], torch.full((2,), 2.0))
+    path.rename(tmp_path / ".w.safetensors.old")  # as if killed between replace_file's two renames
+    (tmp_path / ".w.safetensors.new.x1.tmp").write_bytes(b"half")
+    assert torch.equal(load_weights(path)["a"], torch.full((2,), 2.0))
+    assert [p.name for p in discard_leftovers(tmp_path)] == [".w.safetensors.new.x1.tmp"]  # the only copy stays
+    replace_file(path, lambda tmp: Path(tmp).write_bytes(b"new"))
+    assert path.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]
+
+
+def test_disk_estimate_matches_the_files_a_run_writes(pairs_dir, tmp_path):
+    from vdiff.checkpoint import checkpoint_bytes, run_disk_estimate
+    from vdiff.config import get_preset
+    from vdiff.train import train
+
+    torch.set_num_threads(1)
+    config = get_preset("smoke", save_every=2, keep_last=2, sample_every=0)
+    run = train(config, pairs_dir, tmp_path / "run", max_steps=4)
+    ckpt, weights = checkpoint_bytes(config)
+    actual = (run / "checkpoints" / "step_0000004.pt").stat().st_size
+    assert 0.97 < actual / ckpt < 1.05, (actual, ckpt)
+    assert 0.99 < (run / "weights" / "ema.safetensors").stat().st_size / weights < 1.02
+    folder = sum(p.stat().st_size for p in run.rglob("*") if p.is_file())
+    assert folder < run_disk_estimate(config) < 2 * folder
+    big = get_preset("moving_mnist")
+    # moving_mnist checkpoints on Colab were ~600 MB each (issue 13).
+    assert 5.0e8 < checkpoint_bytes(big)[0] < 7.0e8 and run_disk_estimate(big) > 4 * 5.0e8

@@ -401,6 +401,8 @@ class Trainer:
                 "scaler": acc.scaler.state_dict() if acc.scaler is not None else {},
                 "rng": rng_state(), "nonfinite_total": self.nonfinite_total, "micro_batch": self.micro_batch,
             }
+            for folder in (self.ckpt_dir, self.out_dir / "weights"):
+                ckpt.discard_leftovers(folder)  # temp files of a save that was killed
             path = ckpt.save_checkpoint(payload, ckpt.checkpoint_path(self.ckpt_dir, step))
             ckpt.prune_checkpoints(self.ckpt_dir, self.config.keep_last)
             ckpt.save_weights(self.ema.module.state_dict(), self.out_dir / "weights" / "ema.safetensors")

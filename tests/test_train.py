@@ -225,3 +225,45 @@ def test_cli_resume_flag_requires_a_checkpoint_and_the_run_folder_supplies_the_c
     assert main(["--preset", "smoke", "--data", str(pairs_dir), "--out", str(out), "--max-steps", "2"]) == 0
     assert main(["--data", str(pairs_dir), "--out", str(out), "--max-steps", "3", "--resume"]) == 0
     assert load_checkpoint(out / "checkpoints" / "step_0000003.pt")["step"] == 3
+
+
+def oom_above(monkeypatch, limit: int, seen: list[int]):
+    """Make training_losses raise CUDA's out-of-memory error for micro-batches above ``limit`` clips."""
+    from vdiff.diffusion import Diffusion
+
+    real = Diffusion.training_losses
+
+    def limited(self, model, x0, *args, **kwargs):
+        if x0.shape[0] > limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        seen.append(x0.shape[0])
+        return real(self, model, x0, *args, **kwargs)
+
+    monkeypatch.setattr(Diffusion, "training_losses", limited)
+
+
+def test_out_of_memory_halves_the_micro_batch_and_keeps_the_effective_batch(pairs_dir, tmp_path, monkeypatch):
+    reference = step_losses(train(fast(grad_accum=2), pairs_dir, tmp_path / "ref", max_steps=4))
+    seen: list[int] = []
+    oom_above(monkeypatch, 1, seen)
+    run = train(fast(grad_accum=2), pairs_dir, tmp_path / "run", max_steps=4)  # batch 4 x 2 -> 1 x 8
+    assert seen == [1] * 32  # every step still averages 4 x 2 clips
+    losses = step_losses(run)
+    assert sorted(losses) == [1, 2, 3, 4]
+    for s in losses:  # same clips and noise, summed in another order
+        assert losses[s] == pytest.approx(reference[s], rel=1e-5)
+    events = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    halvings = [(e["micro_batch"], e["accumulation"]) for e in events if e.get("event") == "micro_batch"]
+    assert halvings == [(2, 4), (1, 8)]
+    assert load_checkpoint(run / "checkpoints" / "step_0000004.pt")["micro_batch"] == 1
+    seen.clear()
+    train(fast(grad_accum=2), pairs_dir, run, max_steps=5)  # the resumed run starts at the halved size
+    resumed = [e for e in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if e.get("event") == "resume"]
+    assert resumed[0]["micro_batch"] == 1 and seen == [1] * 8
+
+
+def test_out_of_memory_with_a_fixed_micro_batch_stops_with_what_to_change(pairs_dir, tmp_path, monkeypatch):
+    oom_above(monkeypatch, 2, [])
+    with pytest.raises(TrainingStopped, match=r"micro-batches of 4 clips: set micro_batch to \"auto\" or a smaller"):
+        train(fast(micro_batch=4), pairs_dir, tmp_path / "run", max_steps=3)
+    assert train(fast(micro_batch=2), pairs_dir, tmp_path / "ok", max_steps=2).is_dir()

@@ -122,8 +122,12 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: str | Path) -> Path:
 
 
 def load_weights(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """Load safetensors weights (or the copy ``replace_file`` left aside when a save was killed)."""
-    from safetensors.torch import load_file
+    """Load safetensors weights (or the copy ``replace_file`` left aside when a save was killed).
+
+    Read into memory rather than memory-mapped (``load_file``): ``replace_file`` empties the old file,
+    and tensors still mapped onto it would then crash the process with SIGBUS.
+    """
+    from safetensors.torch import load
 
     aside = Path(path).with_name(f".{Path(path).name}.old")
     if not Path(path).is_file() and aside.is_file():
@@ -131,7 +135,8 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> dict[s
     if not Path(path).is_file():
         raise ValueError(f"weights not found: {path}")
     try:
-        return load_file(str(path), device=str(device))
+        state = load(Path(path).read_bytes())
+        return {k: v.to(device) for k, v in state.items()} if str(device) != "cpu" else state
     except Exception as e:
         raise ValueError(f"cannot read weights {path}: {e}") from None
 

@@ -267,3 +267,31 @@ def test_out_of_memory_with_a_fixed_micro_batch_stops_with_what_to_change(pairs_
     with pytest.raises(TrainingStopped, match=r"micro-batches of 4 clips: set micro_batch to \"auto\" or a smaller"):
         train(fast(micro_batch=4), pairs_dir, tmp_path / "run", max_steps=3)
     assert train(fast(micro_batch=2), pairs_dir, tmp_path / "ok", max_steps=2).is_dir()
+
+
+def test_tensorboard_scalars_match_the_log_and_samples_are_animated_gifs(pairs_dir, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = train(fast(log_with="tensorboard", log_every=2, sample_every=4, sample_steps=2), pairs_dir,
+                tmp_path / "run", max_steps=4)
+    train(fast(log_with="tensorboard", log_every=2, sample_every=4, sample_steps=2), pairs_dir, run, max_steps=6)
+    # Resuming writes a second event file into the same folder; read both.
+    acc = [EventAccumulator(str(f)).Reload() for f in sorted((run / "tensorboard").glob("events.out.tfevents.*"))]
+    assert len(acc) == 2
+    records = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines() if '"event"' not in l]
+    for key in ("loss", "lr", "ema_decay", "grad_norm", "steps_per_s"):
+        board = {e.step: e.value for a in acc for e in a.Scalars(key)}
+        assert board == pytest.approx({r["step"]: r[key] for r in records}, rel=1e-6), key
+    images = acc[0].Images("samples/ema")
+    assert [i.step for i in images] == [4] and images[0].encoded_image_string[:6] == b"GIF89a"
+    assert images[0].encoded_image_string == (run / "samples" / "step_0000004_ema.gif").read_bytes()
+
+
+def test_log_with_names_a_missing_tracker_package(pairs_dir, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(ValueError, match="needs the wandb package: pip install wandb"):
+        Trainer(fast(log_with="wandb"), pairs_dir, tmp_path / "run")

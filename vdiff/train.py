@@ -28,6 +28,7 @@ import torch
 
 from .cli import OneLineParser
 from .config import Config, get_preset
+from .trackers import check_log_with, init_trackers, log_gifs, log_scalars
 
 CHECKPOINT_DIR = "checkpoints"
 clock = time.perf_counter  # module attribute so that tests can stand in a machine of another speed
@@ -81,6 +82,7 @@ class Trainer:
         config = _as_config(config)
         overrides = {k: v for k, v in (("max_steps", max_steps), ("max_minutes", max_minutes)) if v is not None}
         self.config = config.replace(**overrides) if overrides else config  # replace() validates
+        check_log_with(self.config.log_with)
         self.data_dir, self.out_dir = Path(data_dir), Path(out_dir)
         self.ckpt_dir = self.out_dir / CHECKPOINT_DIR
         self.callbacks = list(callbacks)
@@ -112,7 +114,8 @@ class Trainer:
         cpu = self.env.device == "cpu"
         state = PartialState(cpu=cpu)
         self.precision = self.env.precision if state.device.type == "cuda" else "no"
-        self.accelerator = acc = Accelerator(mixed_precision=self.precision, cpu=cpu)
+        self.accelerator = acc = Accelerator(mixed_precision=self.precision, cpu=cpu, log_with=config.log_with,
+                                             project_dir=str(self.out_dir))
         self.device, self.rank, self.world = acc.device, acc.process_index, acc.num_processes
         self.main = acc.is_main_process
 
@@ -169,6 +172,7 @@ class Trainer:
         if self.main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             config.to_json(self.out_dir / "config.json")
+        init_trackers(acc, config, self.out_dir)
         self.log({"event": "resume" if saved is not None else "start", "step": self.step, "env": self.env.to_dict(),
                   "precision": self.precision, "processes": self.world, "pairs": len(self.dataset),
                   "skipped": len(self.dataset.skipped), "skipped_reasons": self.dataset.skipped,
@@ -193,17 +197,20 @@ class Trainer:
                         dynamic_ncols=True)
         self.streak = 0
         try:
-            reason = self.run_loop()
-        except TrainingStopped:  # out of memory: keep what was trained since the last checkpoint
+            try:
+                reason = self.run_loop()
+            except TrainingStopped:  # out of memory: keep what was trained since the last checkpoint
+                self.save(self.step)
+                raise
+            finally:
+                self.bar.close()
             self.save(self.step)
-            raise
+            summary = {"event": "stop", "step": self.step, "reason": reason,
+                       "nonfinite_total": self.nonfinite_total, "minutes": (clock() - self.start_time) / 60}
+            self.log(summary)
+            self._call("on_end", summary)
         finally:
-            self.bar.close()
-        self.save(self.step)
-        summary = {"event": "stop", "step": self.step, "reason": reason, "nonfinite_total": self.nonfinite_total,
-                   "minutes": (clock() - self.start_time) / 60}
-        self.log(summary)
-        self._call("on_end", summary)
+            self.accelerator.end_training()  # closes the trackers' files
         if reason == "nonfinite":
             raise TrainingStopped(f"stopped at step {self.step}: {self.streak} non-finite losses in a row "
                                   f"(try a lower lr); the last good weights are in {self.ckpt_dir}")
@@ -373,6 +380,8 @@ class Trainer:
         if w["n"] == 0:
             record.update(loss=None, noise_loss=None, perceptual_loss=None, grad_norm=None)
         self.log(record)
+        if self.config.log_with is not None:
+            log_scalars(self.accelerator, record, self.step)
         self.bar.set_postfix(loss=f"{record['loss']:.4f}" if record["loss"] is not None else "nan",
                              data=f"{record['data_wait_share']:.0%}")
         self._call("on_log", record)
@@ -426,6 +435,7 @@ class Trainer:
                                           text_mask=emb.mask.to(self.device) if c.cross_attention else None,
                                           generator=c.seed, progress=False, **kwargs)
             paths.append(gif_grid(to_uint8(clips), self.out_dir / "samples" / f"step_{step:07d}_{name}.gif", ncols=4))
+        log_gifs(self.accelerator, c, paths, step)
         self._call("on_samples", step, paths)
         return paths
 
@@ -451,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder to write (or resume)")
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--log-with", choices=("tensorboard", "wandb"), default=None,
+                   help="also log to TensorBoard (RUN_DIR/tensorboard) or Weights & Biases")
     p.add_argument("--resume", action="store_true",
                    help="require a checkpoint in RUN_DIR to resume from (without it: resume when there is one)")
     return p
@@ -467,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
             config = run_config(args.out)
             if config is None:
                 raise ValueError(f"give --preset or --config: {args.out} holds no run to resume")
+        if args.log_with is not None:
+            config = config.replace(log_with=args.log_with)
         if args.max_steps is not None and args.max_steps < 1:
             raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
         run = train(config, args.data, args.out, max_steps=args.max_steps, max_minutes=args.max_minutes,

@@ -167,10 +167,10 @@ def main(argv: list[str] | None = None) -> int:
                              holdout="default", progress=False)
     budget = (f"{args.minutes} min" if args.minutes is not None else f"{args.max_steps} steps") + \
              f" per trained variant, preset {args.preset}, {args.num_per_prompt} clips per prompt"
-    from vdiff.evaluate import _json_safe
+    from vdiff.evaluate import write_report
 
     def write(rows: dict[str, dict]) -> None:
-        (out / "ablation.json").write_text(json.dumps(_json_safe({"budget": budget, "variants": rows}), indent=2) + "\n")
+        write_report({"budget": budget, "variants": rows}, out / "ablation.json")
         (out / "ablation.md").write_text(markdown_table(rows, budget) + "\n")
 
     rows = run_ablation(args.preset, data, out, minutes=args.minutes, max_steps=args.max_steps, variants=variants,

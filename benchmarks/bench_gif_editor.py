@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageSequence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gif_editor as ge  # noqa: E402
 from gif_editor.settings import render_preview  # noqa: E402
-from gif_editor.watermark import _font_path  # noqa: E402
+from clipkit.fonts import font_path  # noqa: E402
 
 EDIT = [{"op": "resize", "width": 320, "keep_aspect": True},
         {"op": "text", "text": "© gif_editor", "font_size": 24, "opacity": 180, "position": "bottom-right"},
@@ -50,7 +50,7 @@ def naive(data: bytes) -> bytes:
     """The seed design: per frame, resize, draw the text, enhance; then let Pillow save it all
     (Pillow quantises RGB frames with median cut)."""
     src = Image.open(io.BytesIO(data))
-    font = ImageFont.truetype(_font_path(), 24)
+    font = ImageFont.truetype(font_path(), 24)
     frames, durations = [], []
     for frame in ImageSequence.Iterator(src):
         f = frame.convert("RGBA").resize((320, 180), Image.Resampling.BILINEAR)

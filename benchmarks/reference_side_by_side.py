@@ -123,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     from safetensors.torch import save_model
 
     from ablation import markdown_table, steps_trained  # benchmarks/ is on sys.path when run as a script
-    from data_prep.atomic import atomic_write
+    from clipkit.atomic import atomic_write
     from vdiff.config import get_preset
-    from vdiff.evaluate import _json_safe, evaluate
+    from vdiff.evaluate import evaluate, write_report
     from vdiff.generate import load_pipeline
     from vdiff.text import load_text_encoder
 
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     budget = (f"reference trained {args.minutes} min on {args.data} (preset {args.preset} shape, batch "
               f"{config.batch_size}); {args.num_per_prompt} clips per prompt, {args.steps}-step DDIM, "
               f"guidance {args.guidance}")
-    (out / "side_by_side.json").write_text(json.dumps(_json_safe({"budget": budget, "rows": rows}), indent=2) + "\n")
+    write_report({"budget": budget, "rows": rows}, out / "side_by_side.json")
     table = markdown_table(rows, budget, first_column="model")
     (out / "side_by_side.md").write_text(table + "\n")
     print(table)

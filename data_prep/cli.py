@@ -10,12 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-
-class _OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line (with a pointer to --help) and exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+from clipkit.cli import OneLineParser
 
 
 def _positive_int(text: str) -> int:
@@ -72,7 +67,7 @@ def _caption_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(prog="python -m data_prep",
+    parser = OneLineParser(prog="python -m data_prep",
                                      description="Datasets -> a folder of <name>.gif + <name>.txt pairs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

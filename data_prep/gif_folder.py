@@ -1,8 +1,8 @@
 """A folder of GIFs (crawled or own) -> pairs: filtered, de-duplicated, resampled to the target frames and size.
 
 Dropped and counted: non-GIF and truncated files, GIFs smaller than ``min_size`` on either side,
-single-frame GIFs, GIFs whose frame delays spread more than ``max_delay_spread`` (the report states
-the threshold), exact duplicates (same bytes) and re-encoded copies (perceptual hash of three frames).
+single-frame GIFs, GIFs with an unstable frame rate (see ``delay_spread``; the report states the
+threshold), exact duplicates (same bytes) and re-encoded copies (perceptual hash of three frames).
 """
 from __future__ import annotations
 
@@ -12,47 +12,36 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageSequence
+from PIL import Image
+
+import clipkit.gif
+from clipkit.gif import MAX_GIF_PIXELS, shown_delay_ms
 
 from .clips import resize_crop, sample_by_time
 from .pairs import PairsWriter, UserError, safe_name
 from .videos import check_folders
 
-# Decoding is budgeted before frames are expanded: Pillow's bomb check is per frame (PITFALLS.md).
-MAX_GIF_PIXELS = 1 << 28
 _NOT_MEDIA = {".txt", ".json", ".jsonl", ".csv", ".md"}
 GIPHY_ATTRIBUTION = "giphy.jsonl"
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def read_gif(path: Path, max_pixels: int = MAX_GIF_PIXELS) -> tuple[list[Image.Image], list[int]]:
-    """Every frame (RGB copies) and its delay in ms (0 read as 100, as browsers do). ValueError if broken."""
-    with open(path, "rb") as fh:
-        if fh.read(6) not in (b"GIF87a", b"GIF89a"):
-            raise ValueError("not a GIF: no GIF header")
-    try:
-        with Image.open(path) as im:
-            n = getattr(im, "n_frames", 1)
-            if n * im.width * im.height > max_pixels:
-                raise _TooLarge(f"too large: {n} frames of {im.width}x{im.height}")
-            frames, delays = [], []
-            for frame in ImageSequence.Iterator(im):
-                frames.append(frame.convert("RGB"))  # frame 0 is P, later ones may be RGB(A): normalise
-                delays.append(int(frame.info.get("duration") or 0) or 100)
-    except _TooLarge as exc:
-        raise ValueError(str(exc)) from None
-    except Exception as exc:  # truncated data surfaces as OSError, EOFError, IndexError, SyntaxError...
-        raise ValueError(f"undecodable GIF: {exc.__class__.__name__}: {exc}") from None
-    if not frames:
-        raise ValueError("undecodable GIF: no frames")
-    return frames, delays
+    """Every frame (RGB) and the delay it is shown for in ms (a stored 0 plays as 100). ValueError if broken."""
+    gif = clipkit.gif.read_gif(path, max_pixels=max_pixels)
+    return gif.frames, [shown_delay_ms(d) for d in gif.durations]
 
 
 def delay_spread(delays: list[int]) -> float:
-    """(max - min) / median of the frame delays: 0 for a steady frame rate."""
+    """How unsteady the frame rate is: 0 for a steady one.
+
+    GIF optimisers (gifsicle, ezgif) merge identical consecutive frames into one frame with the sum
+    of their delays, so a steady 100 ms animation can be stored as 300/100/400 ms. When every delay
+    is a whole multiple of the shortest, the clip is steady on its display timeline (spread 0);
+    otherwise the spread is (max - min) / median of the delays.
+    """
+    step = min(delays)
+    if step > 0 and all(d % step == 0 for d in delays):
+        return 0.0
     return float((max(delays) - min(delays)) / np.median(delays))
 
 

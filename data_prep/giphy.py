@@ -13,7 +13,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from .atomic import atomic_write
+from clipkit.atomic import atomic_write
+
 from .pairs import UserError, clean_caption, safe_name
 
 SEARCH_URL = "https://api.giphy.com/v1/gifs/search"

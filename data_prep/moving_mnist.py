@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from clipkit.manifest import DIRECTIONS
+
 from .digits import glyph_pool
 from .pairs import PairsWriter, UserError
 
-DIRECTIONS: tuple[str, ...] = ("left", "right", "up", "down")
 # (dx, dy) in image coordinates: y grows downwards, so "up" is -y.
 _VECTORS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
 # One held-out direction per chosen digit, each direction exactly once: every digit and every

@@ -17,22 +17,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .atomic import atomic_write
+import clipkit.gif
+from clipkit.atomic import atomic_write
+from clipkit.manifest import MANIFEST, REPORT, read_manifest
 
-MANIFEST = "manifest.jsonl"
-REPORT = "prepare_report.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class UserError(ValueError):
     """A mistake the user can fix (bad path, bad flag value): commands print it as one line, exit 2."""
-
-
-def gif_duration_ms(fps: float) -> int:
-    """Per-frame delay for fps: GIFs store 1/100 s and browsers play delays under 20 ms slowly."""
-    if not fps > 0:
-        raise UserError(f"fps must be positive, got {fps}")
-    return max(20, int(round(100.0 / fps)) * 10)
 
 
 def safe_name(text: str, max_len: int = 100) -> str:
@@ -49,40 +42,12 @@ def clean_caption(text: str) -> str:
 def write_gif(frames: np.ndarray, path: Path, fps: float = 8) -> int:
     """Save uint8 [F, H, W, 3] (or [F, H, W]) as a looping GIF; returns the frame count stored.
 
-    Grey clips are saved as L frames (an exact 256-grey palette); colour frames get Pillow's adaptive
-    palette. Pillow merges a frame identical to the previous one (adding its delay), so the count
-    stored can be lower than F while the total duration is kept.
+    Grey clips are saved as L frames (an exact 256-grey palette). Pillow merges a frame identical
+    to the previous one (adding its delay), so the count stored can be lower than F.
     """
-    arr = np.asarray(frames)
-    if arr.dtype != np.uint8 or arr.ndim not in (3, 4) or arr.shape[0] < 1:
-        raise ValueError(f"frames must be uint8 [F, H, W, 3], got {arr.dtype} {arr.shape}")
-    if arr.ndim == 4 and arr.shape[-1] == 3 and np.array_equal(arr[..., 0], arr[..., 1]) \
-            and np.array_equal(arr[..., 0], arr[..., 2]):
-        arr = arr[..., 0]
-    images = [Image.fromarray(f) for f in arr]
-
-    def save(tmp: str) -> None:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                       duration=gif_duration_ms(fps), loop=0, optimize=False)
-
-    atomic_write(path, save)
+    clipkit.gif.write_gif(frames, path, fps)
     with Image.open(path) as im:
         return int(getattr(im, "n_frames", 1))
-
-
-def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
-    """Existing manifest rows by name (unparseable lines are ignored: the files are the truth)."""
-    rows: dict[str, dict[str, Any]] = {}
-    path = Path(folder) / MANIFEST
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and isinstance(row.get("name"), str):
-                rows[row["name"]] = row
-    return rows
 
 
 class PairsWriter:
@@ -95,7 +60,10 @@ class PairsWriter:
             raise UserError(f"--out {self.out} exists and is not a folder")
         self.out.mkdir(parents=True, exist_ok=True)
         self.source, self.fps, self.overwrite = source, fps, overwrite
-        gif_duration_ms(fps)  # validate early
+        try:
+            clipkit.gif.gif_duration_ms(fps)  # validate early
+        except ValueError as e:
+            raise UserError(str(e)) from None
         self.settings = dict(settings or {})
         # Pairs count as "already written" only if the same source with the same content-shaping
         # settings wrote them: a re-run with another size or seed must not keep stale clips.

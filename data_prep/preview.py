@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from clipkit.sheet import contact_sheet
+
 from .captions import read_sibling_caption
 from .clips import resize_crop
 from .gif_folder import read_gif
@@ -37,8 +39,6 @@ def preview(folder: str | Path, out: str | Path | None = None, *, num: int = 16,
         captions.append(f"{gif.stem}: {caption}")
     if not clips:
         raise UserError(f"no readable pairs (<name>.gif + <name>.txt) in {folder}")
-    from vdiff.video import contact_sheet  # the project's one contact-sheet implementation (imports torch)
-
     # Clips may differ in frame count: pick `frames` from each before stacking rows.
     rows = [c[np.linspace(0, len(c) - 1, frames).round().astype(int)] for c in clips]
     return contact_sheet(rows, captions, Path(out) if out else folder / "preview.png", frames=frames)

@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from clipkit.cli import OneLineParser
+
 from .errors import GifEditorError
 from .io import load, save
 from .ops import normalize
@@ -18,13 +20,8 @@ from .watermark import POSITIONS
 BATCH_SUFFIXES = (".gif",)
 
 
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's default prints usage on two lines
-        self.exit(2, f"gif_editor: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _OneLineParser(prog="python -m gif_editor", description=__doc__.split("\n\n")[0],
+    p = OneLineParser(prog="python -m gif_editor", description=__doc__.split("\n\n")[0],
                        epilog="Operations run in one fixed order whatever the option order: "
                               "trim, reverse, boomerang, crop, rotate, flips, resize, grayscale, brightness, "
                               "contrast, text, image watermark, speed. Options override the same operation in --ops.")

@@ -6,16 +6,16 @@ and anything Pillow cannot decode, raises GifEditorError with one readable line.
 """
 from __future__ import annotations
 
-import io
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageSequence
+from PIL import Image
 
-from data_prep.atomic import atomic_write
+from clipkit.atomic import atomic_write
+import clipkit.gif
+from clipkit.gif import GifReadError, read_gif, shown_delay_ms
 
 from .clip import Clip
 from .errors import GifEditorError
@@ -57,51 +57,24 @@ def load(source: Source, *, max_bytes: int = MAX_FILE_BYTES, max_pixels: int = M
     """
     data, name = _read_bytes(source, max_bytes)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise GifEditorError(f"{name}: the image is too large to decode safely") from None
-    except Exception:
-        raise GifEditorError(f"{name} is not a GIF, PNG, JPEG or WebP image (or it is damaged)") from None
-    with im:
-        try:
-            width, height = im.size
-            n_frames = getattr(im, "n_frames", 1)  # GIF: skips frame data, decodes nothing
-        except Exception as exc:
-            raise GifEditorError(f"{name} is damaged: {_short(exc)}") from None
-        if width * height * n_frames > max_pixels:
-            raise GifEditorError(
-                f"{name} is {width}x{height} with {n_frames} frames = {width * height * n_frames:,} pixels, "
-                f"over the budget of {max_pixels:,}"
-            )
-        fmt = im.format
-        loop = im.info.get("loop") if fmt == "GIF" else im.info.get("loop", 0)
-        frames: list[Image.Image] = []
-        durations: list[int] = []
-        transparent = False
-        try:
-            for index, frame in enumerate(ImageSequence.Iterator(im)):
-                # Pillow composes disposal itself; copying is required because the iterator
-                # hands back one object that the next seek overwrites.
-                rgba = frame.convert("RGBA")
-                rgba.load()
-                frames.append(rgba)
-                durations.append(int(frame.info.get("duration", 0) or 0))
-                if not transparent and rgba.getextrema()[3][0] < 255:
-                    transparent = True
-        except Exception as exc:
-            raise GifEditorError(f"{name} is damaged or truncated at frame {len(frames) + 1}: {_short(exc)}") from None
-    if not frames:
-        raise GifEditorError(f"{name} has no frames")
-    if n_frames == 1 and fmt != "GIF":
+        gif = read_gif(data, mode="RGBA", max_pixels=max_pixels, formats=ACCEPTED_FORMATS)
+    except GifReadError as exc:
+        if exc.category == "not a GIF":
+            raise GifEditorError(f"{name} is not a GIF, PNG, JPEG or WebP image (or it is damaged)") from None
+        if exc.category == "too large":
+            raise GifEditorError(f"{name} is too large to decode safely: {_short(exc.detail)}") from None
+        raise GifEditorError(f"{name} is damaged: {_short(exc.detail)}") from None
+    durations = gif.durations
+    if len(gif.frames) == 1 and gif.format != "GIF":
         durations = [durations[0] or 100]
-    return Clip(frames, durations, loop=loop, transparent=transparent, info={"format": fmt, "name": name})
+    return Clip(gif.frames, durations, loop=gif.loop, transparent=gif.transparent,
+                info={"format": gif.format, "name": name})
 
 
-def _short(exc: Exception) -> str:
+def _short(exc: Exception | str) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:120]
+
 
 
 def _to_palette(frame: Image.Image, transparent: bool, method: Image.Quantize, first: bool = False) -> Image.Image:
@@ -132,16 +105,8 @@ def encode_gif(clip: Clip, *, palette: str = "octree") -> bytes:
     method = PALETTES[palette]
     transparent = clip.transparent and any(f.getextrema()[3][0] < _ALPHA_CUT for f in clip.frames)
     frames = [_to_palette(f, transparent, method, first=i == 0) for i, f in enumerate(clip.frames)]
-    # GIF delays are whole centiseconds and Pillow truncates: round here so nothing is lost.
-    durations = [int(round(d / 10.0)) * 10 for d in clip.durations]
-    kwargs: dict = {"save_all": True, "append_images": frames[1:], "duration": durations, "optimize": False}
-    if clip.loop is not None:
-        kwargs["loop"] = clip.loop
-    if transparent:
-        kwargs["disposal"] = 2  # without it earlier frames show through; each frame names its transparent index
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", **kwargs)
-    return buf.getvalue()
+    # disposal 2 for transparency: without it earlier frames show through; each frame names its transparent index
+    return clipkit.gif.encode_gif(frames, clip.durations, loop=clip.loop, disposal=2 if transparent else None)
 
 
 def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | None = None,
@@ -167,7 +132,7 @@ def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | Non
 
 def _mp4_timeline(durations: list[int], max_fps: int = 50) -> tuple[int, list[int]]:
     """A constant frame rate and how many times to repeat each frame so every delay survives."""
-    delays = [d if d > 0 else 100 for d in durations]
+    delays = [shown_delay_ms(d) for d in durations]
     fps = int(min(max_fps, max(1, round(1000 / min(delays)))))
     # Cumulative rounding keeps the total exact even when single delays do not divide evenly.
     repeats, shown, elapsed = [], 0, 0

@@ -2,38 +2,17 @@
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import unicodedata
 from pathlib import Path
 
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw
+
+from clipkit.fonts import load_font
 
 from .errors import GifEditorError
 
 POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "center")
-
-
-@functools.lru_cache(maxsize=None)
-def _font_path() -> str | None:
-    """DejaVu Sans (covers accented, Greek and Cyrillic text) from matplotlib, else the system."""
-    candidates = []
-    try:
-        import matplotlib
-
-        candidates.append(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
-    except Exception:  # matplotlib is optional here; the default font still works for ASCII
-        pass
-    candidates.append(Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
-    return next((str(p) for p in candidates if p.is_file()), None)
-
-
-@functools.lru_cache(maxsize=64)
-def load_font(size: int, basic: bool = False) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    path = _font_path()
-    if path is not None:
-        return ImageFont.truetype(path, size, layout_engine=ImageFont.Layout.BASIC if basic else None)
-    return ImageFont.load_default(size=size)
 
 
 def parse_color(color: str) -> tuple[int, int, int]:

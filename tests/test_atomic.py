@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from data_prep.atomic import atomic_write
+from clipkit.atomic import atomic_write
 
 
 def test_a_failing_writer_leaves_the_old_file_and_no_temp_file(tmp_path):

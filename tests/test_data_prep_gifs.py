@@ -50,7 +50,7 @@ def gif_src(tmp_path) -> Path:
     frames[0].save(src / "reencoded.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
     make_gif(src / "tiny.gif", size=(24, 24), seed=3)
     make_gif(src / "still.gif", n=1, seed=4)
-    make_gif(src / "jerky.gif", n=6, duration=[20, 300, 20, 300, 20, 300], seed=5)
+    make_gif(src / "jerky.gif", n=6, duration=[20, 50, 20, 50, 20, 50], seed=5)  # 50 is no multiple of 20
     data = make_gif(src / "whole.gif", seed=6).read_bytes()
     (src / "truncated.gif").write_bytes(data[: len(data) // 2])
     (src / "whole.gif").unlink()
@@ -82,6 +82,26 @@ def test_gif_folder_filters_dedups_and_resamples(tmp_path, gif_src):
     again = prepare_gif_folder(gif_src, out, size=32, frames=6, fps=10, progress=False)
     assert again["kept"] == 0 and again["already_present"] == 2
     assert again["skipped_by_reason"]["duplicate"] == 2  # dedup remembers pairs from the earlier run
+
+
+def test_merged_identical_frames_are_a_steady_frame_rate(tmp_path):
+    """A steady 100 ms GIF whose repeated frames an optimiser merged (300/100/400 ms) is kept and
+    sampled on its display timeline: each content shows for as many output frames as it lasted."""
+    base = np.random.default_rng(7).integers(0, 255, (7, 9, 3), dtype=np.uint8)
+    big = np.kron(base, np.ones((8, 8, 1), np.uint8))[:48, :64]
+    looks = [Image.fromarray(np.roll(big, 16 * k, axis=1)) for k in range(3)]
+    src = tmp_path / "src"
+    src.mkdir()
+    sequence = [0, 0, 0, 1, 2, 2, 2, 2]  # Pillow merges the repeats into longer delays as it saves
+    frames = [looks[k] for k in sequence]
+    frames[0].save(src / "merged.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with Image.open(src / "merged.gif") as im:
+        assert [f.info["duration"] for f in ImageSequence.Iterator(im)] == [300, 100, 400]
+    report = prepare_gif_folder(src, tmp_path / "out", size=32, frames=8, fps=10, caption="filename",
+                                progress=False)
+    assert report["kept"] == 1, report["skipped_items"]
+    with Image.open(tmp_path / "out" / "merged.gif") as im:  # A A A B C C C C at 10 fps, merged again on save
+        assert [f.info["duration"] for f in ImageSequence.Iterator(im)] == [300, 100, 400]
 
 
 def test_gif_folder_caption_modes_and_user_mistakes(tmp_path, gif_src):

@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vdiff.video import (contact_sheet, gif_duration_ms, gif_grid, load_gif, save_gif, save_mp4,
-                         to_uint8)
+from clipkit.gif import gif_duration_ms
+from vdiff.video import contact_sheet, gif_grid, load_gif, save_gif, save_mp4, to_uint8
 
 COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 0, 0]], dtype=np.uint8)
 
@@ -19,7 +19,7 @@ def _solid_clip(n_frames=4, h=8, w=10, offset=0) -> np.ndarray:
 
 
 def test_to_uint8_clamps_before_casting():
-    """PITFALLS: a float above 1 wraps around without the clamp (1.5 -> 126)."""
+    """Without the clamp a float above 1 wraps around when cast to uint8 (1.5 * 255 = 382 -> 126)."""
     x = torch.tensor([1.5, 1.0, 0.0, -1.0, -1.5, 3.0]).view(1, 1, 1, 1, 6)
     assert to_uint8(x).ravel().tolist() == [255, 255, 128, 0, 0, 255]
 

@@ -2,18 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from clipkit.cli import OneLineParser
 
 from .sampling import SAMPLERS, X0_CLIPS
 
-
-class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose mistakes print one line and exit with status 2 (no usage block)."""
-
-    def error(self, message: str) -> None:
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
+__all__ = ["OneLineParser", "add_sampling_arguments", "sampling_overrides"]
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,6 @@ maybe flip the whole clip (never single frames), and scale to [-1, 1].
 """
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+
+from clipkit.manifest import manifest_rows
 
 from .config import Config
 from .video import load_gif
@@ -156,17 +157,10 @@ class PairsDataset(torch.utils.data.Dataset):
 
 def read_holdout(root: Path) -> tuple[set[str], set[str]]:
     """Names and captions of the pairs that ``manifest.jsonl`` marks ``"split": "holdout"``."""
-    manifest = root / "manifest.jsonl"
     names: set[str] = set()
     captions: set[str] = set()
-    if not manifest.is_file():
-        return names, captions
-    for line in manifest.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a damaged manifest line only loses its holdout mark, never the run
-        if isinstance(row, dict) and row.get("split") == "holdout" and "name" in row:
+    for row in manifest_rows(root):  # a damaged line only loses its holdout mark, never the run
+        if row.get("split") == "holdout" and "name" in row:
             names.add(str(row["name"]))
             captions.add(" ".join(str(row.get("caption", "")).split()))
     return names, captions

@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data_prep.atomic import atomic_write
+from clipkit.atomic import atomic_write
+from clipkit.manifest import DIRECTIONS, MANIFEST, manifest_rows
 
 from .cli import OneLineParser, add_sampling_arguments, sampling_overrides
 from .judge import NO_MOTION, Judgement, judge_clips, judge_metadata, load_judge
 
-CAPTION_RE = re.compile(r"^digit (\d) moving (left|right|up|down)$")
+CAPTION_RE = re.compile(rf"^digit (\d) moving ({'|'.join(DIRECTIONS)})$")
 SPLITS = ("seen", "heldout")
 
 
@@ -47,19 +48,13 @@ class Prompt:
 def read_prompts(data_dir: str | Path) -> list[Prompt]:
     """Single-digit prompts of a labeled pairs folder, from its manifest (or captions when rows lack labels)."""
     root = Path(data_dir)
-    manifest = root / "manifest.jsonl"
+    manifest = root / MANIFEST
     if not root.is_dir():
         raise ValueError(f"data folder not found: {root}")
     if not manifest.is_file():
-        raise ValueError(f"{root} has no manifest.jsonl: make it with python -m data_prep moving_mnist --labeled")
+        raise ValueError(f"{root} has no {MANIFEST}: make it with python -m data_prep moving_mnist --labeled")
     prompts: dict[str, Prompt] = {}
-    for line_no, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise ValueError(f"{manifest}:{line_no} is not valid JSON") from None
+    for row in manifest_rows(root, strict=True):
         caption = str(row.get("caption", "")).strip()
         digits, directions = row.get("digits"), row.get("directions")
         if digits is None or directions is None:
@@ -326,7 +321,7 @@ def _json_safe(obj):
 
 
 def write_report(report: dict, path: str | Path) -> Path:
-    """Write the report as JSON atomically (NaN -> null)."""
+    """Write a report (any dict of numbers, strings and lists) as JSON atomically; NaN and numpy scalars made JSON-safe."""
     text = json.dumps(_json_safe(report), indent=2) + "\n"
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 

@@ -238,7 +238,7 @@ def save_pretrained(pipe, folder: str | Path, *, prompts: list[str] | None = Non
     ``prompts`` for the sample GIF default to the config's sample prompts; ``steps`` to its sampling steps.
     A folder that exists must be empty or an earlier saved pipeline: nothing else is written over.
     """
-    from data_prep.atomic import atomic_write
+    from clipkit.atomic import atomic_write
 
     from .checkpoint import save_weights
     from .video import gif_grid

@@ -25,12 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from data_prep.atomic import atomic_write
+from clipkit.atomic import atomic_write
+from clipkit.manifest import DIRECTIONS
 
 DEFAULT_WEIGHTS = Path(__file__).with_name("assets") / "judge.safetensors"
 JUDGE_SIZE = 32                  # every frame is resized to this before classification
 MIN_ACCURACY = 0.95              # held-out clip accuracy the weights must reach before judging
-DIRECTIONS: tuple[str, ...] = ("left", "right", "up", "down")
 NO_MOTION = "none"               # centroid moved less than min_shift: counts as a wrong direction
 TRAIN_SIZES: tuple[int, ...] = (16, 32, 64)
 HELDOUT_SEED_OFFSET = 10_000     # held-out clips come from seeds the training never used

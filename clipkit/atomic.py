@@ -1,4 +1,4 @@
-"""Atomic file writes, shared by all three packages (torch-free, so data_prep stays light).
+"""Atomic file writes, shared by data_prep, vdiff and gif_editor.
 
 A writer goes to a temp file in the destination's folder and is renamed over the destination, so
 a process killed at any point leaves the old file or the new one, never half of one.

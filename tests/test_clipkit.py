@@ -1,0 +1,75 @@
+"""clipkit: the torch-free home of what data_prep, vdiff and gif_editor share."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from clipkit.gif import GifReadError, read_gif, write_gif
+from clipkit.manifest import manifest_rows, read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("module, forbidden", [
+    ("data_prep", ("vdiff", "torch", "gif_editor")),
+    ("data_prep.cli", ("vdiff", "torch", "gif_editor")),
+    ("data_prep.preview", ("vdiff", "torch", "gif_editor")),
+    ("data_prep.gif_folder", ("vdiff", "torch", "gif_editor")),
+    ("clipkit.sheet", ("vdiff", "torch", "data_prep", "gif_editor")),
+    ("gif_editor", ("vdiff", "torch", "data_prep")),
+])
+def test_light_packages_import_nothing_heavy_or_circular(module, forbidden):
+    code = (f"import sys, {module}; "
+            f"print([m for m in sys.modules if m.split('.')[0] in {forbidden!r}])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout[:300]
+
+
+def test_data_prep_preview_and_validate_run_without_vdiff_or_torch(tmp_path):
+    """The contact sheet used to come from vdiff.video through a lazy import inside preview()."""
+    code = ("import sys, numpy as np\n"
+            "from data_prep.pairs import PairsWriter\n"
+            "from data_prep import preview, validate\n"
+            f"w = PairsWriter({str(tmp_path)!r}, 'test')\n"
+            "w.write('a', np.zeros((4, 16, 16, 3), np.uint8), 'digit 1 moving left'); w.finish()\n"
+            f"validate({str(tmp_path)!r}); preview({str(tmp_path)!r})\n"
+            "print([m for m in sys.modules if m.split('.')[0] in ('vdiff', 'torch', 'gif_editor')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[:300]
+    assert (tmp_path / "preview.png").is_file()
+
+
+def test_read_gif_sorts_failures_into_three_categories(tmp_path):
+    good = write_gif(np.zeros((3, 8, 8, 3), np.uint8) + np.arange(3, dtype=np.uint8)[:, None, None, None] * 80,
+                     tmp_path / "good.gif", fps=10)
+    gif = read_gif(good)
+    assert len(gif.frames) == 3 and gif.durations == [100] * 3 and gif.loop == 0
+    png = tmp_path / "png.gif"
+    Image.new("RGB", (4, 4)).save(png, format="PNG")
+    truncated = tmp_path / "cut.gif"
+    truncated.write_bytes(good.read_bytes()[:60])
+    for path, category in ((png, "not a GIF"), (tmp_path / "missing.gif", "not a GIF"),
+                           (truncated, "undecodable GIF")):
+        with pytest.raises(GifReadError) as info:
+            read_gif(path)
+        assert info.value.category == category, (path, str(info.value))
+    with pytest.raises(GifReadError, match="over the budget") as info:
+        read_gif(good, max_pixels=8 * 8 * 3 - 1)
+    assert info.value.category == "too large"
+
+
+def test_manifest_reader_skips_or_names_a_damaged_line(tmp_path):
+    rows = [{"name": "a", "caption": "x"}, {"name": "b", "split": "holdout"}]
+    text = json.dumps(rows[0]) + "\n{not json\n\n" + json.dumps(rows[1]) + "\n[1, 2]\n"
+    (tmp_path / "manifest.jsonl").write_text(text)
+    assert manifest_rows(tmp_path) == rows
+    assert read_manifest(tmp_path) == {"a": rows[0], "b": rows[1]}
+    with pytest.raises(ValueError, match="manifest.jsonl:2"):
+        manifest_rows(tmp_path, strict=True)
+    assert manifest_rows(tmp_path / "nowhere") == []

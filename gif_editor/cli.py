@@ -15,6 +15,7 @@ from clipkit.cli import OneLineParser
 from .errors import GifEditorError
 from .io import load, save
 from .ops import normalize
+from .optimize import BACKENDS, DEFAULTS, size_note
 from .watermark import POSITIONS
 
 BATCH_SUFFIXES = (".gif",)
@@ -24,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m gif_editor", description=__doc__.split("\n\n")[0],
                        epilog="Operations run in one fixed order whatever the option order: "
                               "trim, reverse, boomerang, crop, rotate, flips, resize, grayscale, brightness, "
-                              "contrast, text, image watermark, speed. Options override the same operation in --ops.")
+                              "contrast, text, image watermark, speed, delay, optimize. Options override the same "
+                              "operation in --ops.")
     p.add_argument("input", help="a GIF (or PNG/JPEG/WebP) file, or a folder of GIFs for batch mode")
     p.add_argument("-o", "--output", required=True, help="output .gif or .mp4 file, or a folder in batch mode")
     p.add_argument("--ops", metavar="FILE.json", help="a JSON list of operations, as the editor builds them")
@@ -50,6 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--brightness", type=float, help="0.1-3.0 (1 = unchanged)")
     p.add_argument("--contrast", type=float, help="0.1-3.0 (1 = unchanged)")
     p.add_argument("--speed", type=float, help="0.1-5.0 (2 = twice as fast)")
+    p.add_argument("--delay", type=int, metavar="MS", help="set every frame's delay (20-60000 ms)")
+    p.add_argument("--frame-delay", type=int, nargs=2, action="append", metavar=("FRAME", "MS"),
+                   help="set one frame's delay (frame numbers from 0, after trim/reverse/boomerang); repeatable")
+    p.add_argument("--optimize", action="store_true",
+                   help=f"shrink the GIF: {DEFAULTS['colors']} colours, lossy {DEFAULTS['lossy']}, near-duplicate "
+                        "frames dropped, frame differencing (gifsicle when installed, else Pillow)")
+    p.add_argument("--colors", type=int, help="optimize to at most this many colours (2-256); implies --optimize")
+    p.add_argument("--lossy", type=int, help="optimize's lossy level (0 = none, 200 = most); implies --optimize")
+    p.add_argument("--duplicates", default=None, metavar="LEVELS",
+                   help=f"drop frames within this mean difference of the last kept one (0 = identical only, "
+                        f"'off' keeps all; default {DEFAULTS['duplicates']}); implies --optimize")
+    p.add_argument("--encoder", choices=BACKENDS, default=None,
+                   help="optimize's encoder: auto (gifsicle when installed), gifsicle or pillow")
     p.add_argument("--palette", choices=("octree", "mediancut"), default="octree",
                    help="GIF colour quantiser: octree (fast, default) or mediancut (slower, slightly truer)")
     return p
@@ -91,7 +106,24 @@ def ops_from_args(args: argparse.Namespace) -> list[dict]:
     for name in ("brightness", "contrast", "speed"):
         if getattr(args, name) is not None:
             put(name, factor=getattr(args, name))
+    if args.delay is not None or args.frame_delay:
+        put("delay", all=args.delay, frames={str(i): ms for i, ms in args.frame_delay or []})
+    if args.optimize or any(v is not None for v in (args.colors, args.lossy, args.duplicates, args.encoder)):
+        settings = {k: v for k, v in ops.get("optimize", {}).items() if k != "op"}
+        for key, value in (("colors", args.colors), ("lossy", args.lossy), ("backend", args.encoder)):
+            if value is not None:
+                settings[key] = value
+        if args.duplicates is not None:
+            settings["duplicates"] = None if args.duplicates.lower() == "off" else _float(args.duplicates)
+        put("optimize", **settings)
     return normalize(list(ops.values()))
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise GifEditorError(f"--duplicates must be a number of levels or 'off', got {text!r}") from None
 
 
 def edit_file(src: Path, dst: Path, ops: list[dict], palette: str = "octree") -> str:
@@ -104,8 +136,11 @@ def edit_file(src: Path, dst: Path, ops: list[dict], palette: str = "octree") ->
         raise GifEditorError(f"output {dst.name} must end in .gif or .mp4")
     clip = load(src)
     out = apply(clip, ops)
-    save(out, dst, palette=palette)
-    return f"{src.name}: {clip.describe()} -> {dst} ({out.describe()})"
+    data = save(out, dst, palette=palette)
+    line = f"{src.name}: {clip.describe()} -> {dst} ({out.describe()})"
+    if "encoded_with" in out.info:
+        line += f"; {size_note(out, len(data))}"
+    return line
 
 
 def run_batch(src_dir: Path, out_dir: Path, ops: list[dict], palette: str = "octree") -> int:

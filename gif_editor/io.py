@@ -119,7 +119,10 @@ def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | Non
     so a failed save never leaves a half-written file in place of a good one.
     """
     fmt = (format or (Path(path).suffix.lstrip(".") if path is not None else "gif") or "gif").lower()
-    if fmt == "gif":
+    if fmt == "gif" and "optimize" in clip.info:  # set by the optimize op: its own encoders
+        from .optimize import encode_optimized
+        data = encode_optimized(clip)
+    elif fmt == "gif":
         data = encode_gif(clip, palette=palette)
     elif fmt == "mp4":
         data = encode_mp4(clip)

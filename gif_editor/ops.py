@@ -9,7 +9,8 @@ Each operation may appear once. Whatever order the list has, they run in ORDER:
     flip_vertical, resize               and resize names the final size after rotating
     grayscale, brightness, contrast     colour on the final (usually smaller) frames
     text, image_watermark               drawn last so colour edits do not tint them
-    speed                               timing only
+    speed, delay                        timing only; delay sets frames' delays outright (after speed)
+    optimize                            encoding: colours, lossy level, duplicate frames (optimize.py)
 
 so the UI, the CLI and batch mode produce the same result from the same list.
 """
@@ -31,13 +32,15 @@ ORDER = (
     "crop", "rotate", "flip_horizontal", "flip_vertical", "resize",
     "grayscale", "brightness", "contrast",
     "text", "image_watermark",
-    "speed",
+    "speed", "delay",
+    "optimize",
 )
 SIZE_RANGE = (50, 1000)
 FACTOR_RANGE = (0.1, 3.0)
 SPEED_RANGE = (0.1, 5.0)
 FONT_RANGE = (10, 50)
 MIN_DELAY_MS = 20  # browsers play delays under 20 ms as ~100 ms
+DELAY_RANGE = (MIN_DELAY_MS, 60_000)
 
 
 # ---------------------------------------------------------------- parameter checks
@@ -249,6 +252,36 @@ def op_speed(clip: Clip, p: dict) -> Clip:
     if factor == 1.0:
         return clip
     return replace(clip, durations=[speed_delay(d, factor) for d in clip.durations])
+
+
+def op_delay(clip: Clip, p: dict) -> Clip:
+    """Set delays in ms: ``all`` for every frame, then ``frames`` {index: ms} for single frames
+    (indices of the clip as it is at this point, after trim/reverse/boomerang)."""
+    durations = list(clip.durations)
+    if p.get("all") is not None:
+        durations = [_number("delay", p, "all", *DELAY_RANGE, integer=True)] * clip.n_frames
+    frames = p.get("frames") or {}
+    if not isinstance(frames, dict):
+        raise GifEditorError(f'delay: "frames" must map frame numbers to delays in ms, got {frames!r}')
+    for key, ms in frames.items():
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            raise GifEditorError(f"delay: frame numbers must be whole numbers, got {key!r}") from None
+        if not 0 <= index < clip.n_frames:
+            raise GifEditorError(f"delay: frame {index} does not exist (the clip has frames 0-{clip.n_frames - 1})")
+        durations[index] = _number("delay", {"ms": ms}, "ms", *DELAY_RANGE, integer=True)
+    return replace(clip, durations=durations)
+
+
+def op_optimize(clip: Clip, p: dict) -> Clip:
+    """Drop (near-)duplicate frames now; the encoder settings travel in ``info`` to ``save``."""
+    from .optimize import drop_duplicates, settings_from
+
+    settings = settings_from(p)
+    before = clip  # kept so the editor and the CLI can show the size without optimize
+    clip = drop_duplicates(clip, settings.pop("duplicates"))
+    return replace(clip, info={**clip.info, "optimize": settings, "before_optimize": before})
 
 
 OPERATIONS: dict[str, Callable[[Clip, dict], Clip]] = {name: globals()[f"op_{name}"] for name in ORDER}

@@ -4,13 +4,14 @@ Kept free of ipywidgets so they are tested (and usable) without a kernel.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 from PIL import Image
 
 from .clip import Clip
 from .io import save
 from .ops import apply, keep_aspect_size
+from .optimize import DEFAULTS
 
 
 @dataclass
@@ -42,6 +43,14 @@ class Settings:
     brightness: float = 1.0
     contrast: float = 1.0
     speed: float = 1.0
+    delay_all: int = 0  # ms for every frame; 0 = keep each frame's own delay
+    frame_delays: dict = field(default_factory=dict)  # {frame number: ms}, applied after delay_all
+    optimize: bool = False
+    colors: int = DEFAULTS["colors"]
+    lossy: int = DEFAULTS["lossy"]
+    drop_duplicates: bool = True
+    duplicates: float = DEFAULTS["duplicates"]
+    encoder: str = DEFAULTS["backend"]
 
     def to_ops(self, source_size: tuple[int, int] | None = None, n_frames: int | None = None) -> list[dict]:
         """The operation list these settings mean, leaving out everything that is a no-op."""
@@ -78,11 +87,63 @@ class Settings:
                         "position": self.position})
         if self.speed != 1.0:
             ops.append({"op": "speed", "factor": self.speed})
+        if self.delay_all or self.frame_delays:
+            ops.append({"op": "delay", "all": self.delay_all or None,
+                        "frames": {str(k): v for k, v in sorted(self.frame_delays.items())}})
+        if self.optimize:
+            ops.append({"op": "optimize", "colors": self.colors, "lossy": self.lossy, "backend": self.encoder,
+                        "duplicates": self.duplicates if self.drop_duplicates else None})
         return ops
+
+    def control_values(self, source_size: tuple[int, int], n_frames: int | None) -> dict:
+        """These settings as the editor's control values: 0 width/height = the source size, trim_end 0 =
+        the last frame; without a source (n_frames None) the size and frame range are left out."""
+        values = {name: getattr(self, name) for name in self.names()}
+        if n_frames is None:
+            for name in ("width", "height", "trim_start", "trim_end"):
+                values.pop(name)
+            return values
+        values["width"], values["height"] = self.width or source_size[0], self.height or source_size[1]
+        values["trim_end"] = self.trim_end or n_frames
+        return values
 
     @classmethod
     def names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+
+class History:
+    """Undo/redo over snapshots of the editor's settings (each one an operation list)."""
+
+    def __init__(self, first: Settings, limit: int = 50) -> None:
+        self.done, self.undone, self.limit = [first], [], limit
+
+    def record(self, settings: Settings) -> bool:
+        """Add a snapshot unless it equals the current one; a new edit clears the redo list."""
+        if settings == self.done[-1]:
+            return False
+        self.done = (self.done + [settings])[-self.limit:]
+        self.undone = []
+        return True
+
+    def undo(self) -> Settings | None:
+        """The settings before the last edit, or None when there is nothing to undo."""
+        if len(self.done) < 2:
+            return None
+        self.undone.append(self.done.pop())
+        return self.done[-1]
+
+    def redo(self) -> Settings | None:
+        if not self.undone:
+            return None
+        self.done.append(self.undone.pop())
+        return self.done[-1]
+
+
+def delays_text(delay_all: int, frame_delays: dict) -> str:
+    parts = [f"all {delay_all} ms"] if delay_all else []
+    parts += [f"frame {k}: {v} ms" for k, v in sorted(frame_delays.items())]
+    return "Delays: " + ("; ".join(parts) or "each frame's own") + "."
 
 
 def linked_size(base: tuple[int, int], changed: str, value: int) -> int:

@@ -21,8 +21,10 @@ import ipywidgets as w
 from .clip import Clip
 from .errors import GifEditorError
 from .io import load, save
-from .ops import FACTOR_RANGE, FONT_RANGE, SIZE_RANGE, SPEED_RANGE, apply, predict_size
-from .settings import Settings, downscale, linked_size, render_preview, uploaded_files
+from .model_panel import ModelPanel
+from .ops import DELAY_RANGE, FACTOR_RANGE, FONT_RANGE, SIZE_RANGE, SPEED_RANGE, apply, predict_size
+from .optimize import BACKENDS, COLORS_RANGE, LOSSY_RANGE, gifsicle_path, size_note
+from .settings import History, Settings, delays_text, downscale, linked_size, render_preview, uploaded_files
 from .watermark import POSITIONS
 
 _WIDE = {"description_width": "110px"}
@@ -39,8 +41,11 @@ class Editor:
         self.source_name = ""
         self.last_error: str | None = None
         self._linking = False
+        self._restoring = False
         self._initial_size = (0, 0)
+        self._delay_all, self._frame_delays = 0, {}
         self._build(str(output_path))
+        self.history = History(self.settings())
         if source is not None:
             self.load(source)
 
@@ -81,10 +86,28 @@ class Editor:
         self.brightness = factor("Brightness", FACTOR_RANGE)
         self.contrast = factor("Contrast", FACTOR_RANGE)
         self.speed = factor("Speed ×", SPEED_RANGE)
+        self.delay_frame = w.BoundedIntText(value=0, min=0, max=0, description="Frame", style=_WIDE)
+        self.delay_ms = w.BoundedIntText(value=100, min=DELAY_RANGE[0], max=DELAY_RANGE[1], description="Delay ms")
+        self.set_frame_delay, self.set_all_delays = w.Button(description="Set this frame"), w.Button(description="Set all")
+        self.delays_info = w.HTML("Delays: each frame's own.")
+
+        self.optimize = w.Checkbox(description="Optimize (smaller file)")
+        self.colors = w.IntSlider(value=Settings.colors, min=COLORS_RANGE[0], max=COLORS_RANGE[1], description="Colours",
+                                  style=_WIDE, continuous_update=False)
+        self.lossy = w.IntSlider(value=Settings.lossy, min=LOSSY_RANGE[0], max=LOSSY_RANGE[1], description="Lossy",
+                                 style=_WIDE, continuous_update=False)
+        self.drop_duplicates = w.Checkbox(value=True, description="Drop near-duplicate frames")
+        self.duplicates = w.FloatSlider(value=Settings.duplicates, min=0, max=16, step=0.5, description="Within levels",
+                                        style=_WIDE, continuous_update=False)
+        self.encoder = w.Dropdown(options=list(BACKENDS), value="auto", description="Encoder", style=_WIDE)
+        self.encoder_info = w.HTML("gifsicle " + ("installed: auto uses it." if gifsicle_path() else
+                                                  "not installed: auto uses Pillow (apt-get install gifsicle)."))
 
         self.preview_button = w.Button(description="Preview", button_style="primary", icon="eye")
         self.download_button = w.Button(description="Download", button_style="success", icon="download")
         self.reset_button = w.Button(description="Reset", icon="undo")
+        self.undo_button, self.redo_button = (w.Button(description=d, icon=i, disabled=True)
+                                              for d, i in (("Undo", "rotate-left"), ("Redo", "rotate-right")))
         self.output_path = w.Text(value=output_path, description="Save as", style=_WIDE)
         self.result = w.Image(format="gif", layout=w.Layout(max_width="480px"))
         self.result_info = w.HTML()
@@ -105,22 +128,38 @@ class Editor:
         self.preview_button.on_click(lambda _: self.preview())
         self.download_button.on_click(lambda _: self.download())
         self.reset_button.on_click(lambda _: self.reset())
+        self.undo_button.on_click(lambda _: self.undo())
+        self.redo_button.on_click(lambda _: self.redo())
+        self.set_frame_delay.on_click(lambda _: self.set_delay(self.delay_ms.value, self.delay_frame.value))
+        self.set_all_delays.on_click(lambda _: self.set_delay(self.delay_ms.value))
+        for control in self._value_controls():
+            control.observe(lambda _: self._record(), names="value")
+        for control in (self.trim, self.boomerang):
+            control.observe(lambda _: self._fit_delay_frame(), names="value")
 
+        # "Regenerate with a model" (vdiff.edit): its result is loaded like any GIF, so Preview/Download use it.
+        self.model_panel = ModelPanel(self)
         tabs = w.Tab(children=[
             w.VBox([self.width, self.height, self.keep_aspect, *self.crop.values(), self.rotate,
                     w.HBox([self.flip_horizontal, self.flip_vertical])]),
-            w.VBox([self.trim, w.HBox([self.reverse, self.boomerang]), self.speed]),
+            w.VBox([self.trim, w.HBox([self.reverse, self.boomerang]), self.speed,
+                    w.HBox([self.delay_frame, self.delay_ms]), w.HBox([self.set_frame_delay, self.set_all_delays]),
+                    self.delays_info]),
             w.VBox([self.brightness, self.contrast, self.grayscale]),
             w.VBox([self.text, self.font_size, self.opacity, self.color, self.position, self.logo_path, self.logo_opacity]),
+            w.VBox([self.optimize, self.colors, self.lossy, self.drop_duplicates, self.duplicates, self.encoder,
+                    self.encoder_info]),
+            self.model_panel.widget,
         ])
-        for i, title in enumerate(("Size", "Time", "Colour", "Watermark")):
+        for i, title in enumerate(("Size", "Time", "Colour", "Watermark", "Optimize", "Model")):
             tabs.set_title(i, title)
         self.widget = w.VBox([
             w.HBox([self.upload, self.path, self.open_button]),
             w.HBox([w.VBox([w.HTML("<b>Original</b>"), self.original, self.original_info]),
                     w.VBox([w.HTML("<b>Edited</b>"), self.result, self.result_info])]),
             tabs,
-            w.HBox([self.preview_button, self.download_button, self.reset_button, self.output_path]),
+            w.HBox([self.preview_button, self.download_button, self.undo_button, self.redo_button,
+                    self.reset_button, self.output_path]),
             self.status, self.link,
         ])
 
@@ -164,6 +203,10 @@ class Editor:
         self.result.value = b""
         self.result_info.value = self.link.value = ""
         self._fit_controls()
+        self._delay_all, self._frame_delays = 0, {}
+        self._show_delays()
+        self.history = History(self.settings())  # a new GIF starts a new history
+        self._buttons()
         self._ok(f"loaded {self.source_name}: {clip.describe()}")
         return clip
 
@@ -223,6 +266,9 @@ class Editor:
             text=self.text.value, font_size=self.font_size.value, opacity=self.opacity.value, color=self.color.value,
             position=self.position.value, logo_path=self.logo_path.value, logo_opacity=self.logo_opacity.value,
             brightness=self.brightness.value, contrast=self.contrast.value, speed=self.speed.value,
+            delay_all=self._delay_all, frame_delays=dict(self._frame_delays), optimize=self.optimize.value,
+            colors=self.colors.value, lossy=self.lossy.value, drop_duplicates=self.drop_duplicates.value,
+            duplicates=self.duplicates.value, encoder=self.encoder.value,
         )
 
     def ops(self) -> list[dict]:
@@ -235,15 +281,76 @@ class Editor:
         unknown = set(values) - set(Settings.names())
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}; known: {', '.join(Settings.names())}")
-        for name, value in values.items():
-            if name.startswith("crop_"):
-                self.crop[name[5:]].value = value
-            elif name in ("trim_start", "trim_end"):
-                start, end = self.trim.value
-                self.trim.value = (value, end) if name == "trim_start" else (start, value - 1)
-            else:
-                getattr(self, name).value = value
+        recording, self._restoring = self._restoring, True  # one set() call is one undo step
+        try:
+            for name, value in values.items():
+                if name.startswith("crop_"):
+                    self.crop[name[5:]].value = value
+                elif name in ("trim_start", "trim_end"):
+                    start, end = self.trim.value
+                    self.trim.value = (value, end) if name == "trim_start" else (start, value - 1)
+                elif name == "delay_all":
+                    self._delay_all = int(value)
+                elif name == "frame_delays":
+                    self._frame_delays = {int(k): int(v) for k, v in dict(value).items()}
+                else:
+                    getattr(self, name).value = value
+        finally:
+            self._restoring = recording
+        self._show_delays()
+        self._record()
         return self
+
+    # ------------------------------------------------------------ delays, undo and redo
+    def _value_controls(self) -> list:
+        return [self.width, self.height, self.keep_aspect, *self.crop.values(), self.rotate, self.flip_horizontal,
+                self.flip_vertical, self.trim, self.reverse, self.boomerang, self.grayscale, self.text, self.font_size,
+                self.opacity, self.position, self.color, self.logo_path, self.logo_opacity, self.brightness,
+                self.contrast, self.speed, self.optimize, self.colors, self.lossy, self.drop_duplicates,
+                self.duplicates, self.encoder]
+
+    def _fit_delay_frame(self) -> None:
+        """The frame box counts the frames the delay op sees: after trim and boomerang."""
+        n = self.trim.value[1] - self.trim.value[0] + 1
+        self.delay_frame.max = max(0, (n + max(0, n - 2) if self.boomerang.value else n) - 1)
+
+    def _show_delays(self) -> None:
+        self.delays_info.value = html.escape(delays_text(self._delay_all, self._frame_delays))
+
+    def set_delay(self, ms: int, frame: int | None = None) -> Editor:
+        """Set one frame's delay (frame numbers after trim/reverse/boomerang), or every frame's when frame is None."""
+        if frame is None:
+            return self.set(delay_all=ms, frame_delays={})
+        return self.set(frame_delays={**self._frame_delays, int(frame): int(ms)})
+
+    def _record(self) -> None:
+        if self._restoring or self._linking:
+            return
+        self.history.record(self.settings())
+        self._buttons()
+
+    def _buttons(self) -> None:
+        self.undo_button.disabled, self.redo_button.disabled = len(self.history.done) < 2, not self.history.undone
+
+    def _restore(self, settings: Settings | None) -> None:
+        if settings is None:
+            return
+        values = settings.control_values(self._initial_size, self.clip.n_frames if self.clip is not None else None)
+        self._linking = True  # restore both sides as recorded, without keep-aspect re-linking them
+        try:
+            self.set(**values)
+        finally:
+            self._linking = False
+        self._buttons()
+
+    def undo(self) -> list[dict]:
+        """Back to the controls before the last edit; returns the operation list now in effect."""
+        self._restore(self.history.undo())
+        return self.ops()
+
+    def redo(self) -> list[dict]:
+        self._restore(self.history.redo())
+        return self.ops()
 
     # ------------------------------------------------------------ actions
     def preview(self) -> bytes | None:
@@ -257,8 +364,11 @@ class Editor:
             self._fail(str(exc))
             return None
         self.result.value = data
-        self.result_info.value = html.escape(self.edited.describe())
-        self._ok(f"preview: {self.edited.describe()}")
+        note = ""
+        if "optimize" in self.edited.info:  # sizes at full size: the file Download writes
+            note = "; " + size_note(self.edited, len(save(self.edited)))
+        self.result_info.value = html.escape(self.edited.describe() + note)
+        self._ok(f"preview: {self.edited.describe()}{note}")
         return data
 
     def save(self, path: str | os.PathLike | None = None, palette: str = "octree") -> Path | None:
@@ -301,18 +411,9 @@ class Editor:
         return target
 
     def reset(self) -> None:
-        """Every control back to its default (the no-op edit); the loaded GIF stays."""
-        defaults = Settings()
-        self._linking = True
-        try:
-            for name in Settings.names():
-                if name in ("width", "height", "trim_start", "trim_end"):
-                    continue
-                self.set(**{name: getattr(defaults, name)})
-        finally:
-            self._linking = False
-        if self.clip is not None:
-            self._fit_controls()
+        """Every control back to its default (the no-op edit); the loaded GIF stays, and Undo brings the edit back."""
+        self._restore(Settings())
+        self._record()
         self.result.value = b""
         self.result_info.value = self.link.value = ""
         self.edited = None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,11 @@ def test_mp4_output(gif, tmp_path):
     (["--width", "10"], "between 50 and 1000"),
     (["--rotate", "45"], "invalid choice"),
     (["--ops", "missing.json"], "not found"),
+    (["--colors", "1"], "between 2 and 256"),
+    (["--lossy", "201"], "between 0 and 200"),
+    (["--duplicates", "some"], "--duplicates must be"),
+    (["--frame-delay", "7", "100"], "frame 7 does not exist"),
+    (["--delay", "5"], "between 20"),
 ])
 def test_bad_options_exit_2_with_one_line(gif, tmp_path, args, message):
     proc = subprocess.run([sys.executable, "-m", "gif_editor", str(gif), "-o", str(tmp_path / "o.gif"), *args],
@@ -116,5 +122,34 @@ def test_help_lists_the_design_options():
                           timeout=60)
     assert proc.returncode == 0
     for option in ("--width", "--keep-aspect", "--crop", "--rotate", "--text", "--opacity", "--position",
-                   "--brightness", "--contrast", "--speed", "--ops"):
+                   "--brightness", "--contrast", "--speed", "--ops", "--optimize", "--colors", "--lossy",
+                   "--delay", "--frame-delay"):
         assert option in proc.stdout
+
+
+@pytest.mark.parametrize("encoder", ["pillow", pytest.param("gifsicle", marks=pytest.mark.skipif(
+    __import__("shutil").which("gifsicle") is None, reason="gifsicle not installed"))])
+def test_optimize_prints_sizes_and_encoder(tmp_path, capsys, encoder):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)  # noisy frames, as diffusion samples are
+    frames = [Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)) for _ in range(4)]
+    src = tmp_path / "noise.gif"
+    frames[0].save(src, save_all=True, append_images=frames[1:] + [frames[3]], duration=100, loop=0)
+    out = tmp_path / "small.gif"
+    assert main([str(src), "-o", str(out), "--colors", "16", "--lossy", "80", "--encoder", encoder]) == 0
+    line = capsys.readouterr().out
+    before, after = (int(x.replace(",", "")) for x in re.search(r"([\d,]+) -> ([\d,]+) bytes", line).groups())
+    assert f"optimize ({encoder}" in line and after == out.stat().st_size and after < before / 2
+    info = gif_info(out.read_bytes())
+    assert info["total"] == 500 and info["loop"] == 0  # the repeated last frame is merged, its time kept
+    assert main([str(src), "-o", str(tmp_path / "plain.gif")]) == 0
+    assert "bytes" not in capsys.readouterr().out
+
+
+def test_delay_options(gif, tmp_path):
+    out = tmp_path / "out.gif"
+    assert main([str(gif), "-o", str(out), "--delay", "70", "--frame-delay", "0", "300",
+                 "--frame-delay", "3", "500"]) == 0
+    assert gif_info(out.read_bytes())["durations"] == [300, 70, 70, 500]

@@ -140,3 +140,56 @@ def test_download_in_colab_uses_files_download(tmp_path, monkeypatch):
     ed.download_button.click()
     assert calls == [str(tmp_path / "e.gif")]
     assert str(tmp_path / "e.gif") in ed.link.value  # the saved path is always shown too
+
+
+def test_undo_redo_walk_the_edit_history():
+    ed = Editor(make_gif(n=4, size=(120, 60)))
+    assert ed.undo_button.disabled and ed.redo_button.disabled
+    ed.set(width=60, text="hi")  # one set() call is one step
+    ed.grayscale.value = True  # a control change is one step
+    ed.set_delay(300, frame=2)
+    after = ed.ops()
+    assert [o["op"] for o in after] == ["resize", "grayscale", "text", "delay"]
+    assert [o["op"] for o in ed.undo()] == ["resize", "grayscale", "text"]
+    assert [o["op"] for o in ed.undo()] == ["resize", "text"] and not ed.grayscale.value
+    ed.undo_button.click()
+    assert ed.ops() == [] and (ed.width.value, ed.height.value) == (120, 60) and ed.undo_button.disabled
+    ed.redo_button.click()
+    assert [o["op"] for o in ed.ops()] == ["resize", "text"] and ed.width.value == 60
+    assert ed.redo() and ed.redo() == after and ed.redo_button.disabled
+    ed.reset_button.click()
+    assert ed.ops() == []
+    assert ed.undo() == after  # Reset can be undone too
+    ed.undo()
+    ed.speed.value = 2.0  # a new edit after undo drops the redo list
+    assert ed.redo_button.disabled and ed.redo() == ed.ops()
+
+
+def test_frame_delays_set_one_or_all():
+    ed = Editor(make_gif(n=4, size=(80, 40), durations=[100, 50, 100, 50]))
+    assert ed.delay_frame.max == 3
+    ed.delay_frame.value, ed.delay_ms.value = 1, 400
+    ed.set_frame_delay.click()
+    assert gif_info(ed.preview())["durations"] == [100, 400, 100, 50]
+    ed.delay_ms.value = 60
+    ed.set_all_delays.click()
+    assert gif_info(ed.preview())["durations"] == [60, 60, 60, 60] and "all 60 ms" in ed.delays_info.value
+    ed.boomerang.value = True  # 4 frames become 6: the frame box follows
+    assert ed.delay_frame.max == 5
+
+
+def test_optimize_tab_shows_sizes_before_and_after(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)) for _ in range(3)]
+    ed = Editor(make_gif(n=2))
+    ed.load(ge.Clip([f.convert("RGBA") for f in frames], [100] * 3))
+    ed.set(optimize=True, colors=16, lossy=80, encoder="pillow")
+    ed.preview_button.click()
+    match = re.search(r"optimize \(pillow\): ([\d,]+) -&gt; ([\d,]+) bytes", ed.result_info.value)
+    before, after = (int(x.replace(",", "")) for x in match.groups())
+    assert after < before / 2
+    path = ed.save(tmp_path / "small.gif")
+    assert path.stat().st_size == after

@@ -21,21 +21,28 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .cli import OneLineParser, add_sampling_arguments, sampling_overrides
-from .inpaint import EditCancelled, masked_sample
 
-__all__ = ["DEFAULT_STRENGTH", "EditCancelled", "reprompt", "regenerate", "extend", "parse_frames", "main"]
+if TYPE_CHECKING:  # torch loads only when an edit runs: the editor widget imports this module
+    import torch
+
+__all__ = ["DEFAULT_STRENGTH", "EditCancelled", "reprompt", "regenerate", "extend", "parse_frames", "check_box",
+           "result_durations", "read_clip", "write_clip", "main"]
 
 DEFAULT_STRENGTH = 0.6      # re-prompt: share of the schedule the clip is noised to (docs/editing.md)
 DEFAULT_RESAMPLE = 1        # RePaint jumps back per step (1 = plain replacement)
 DEFAULT_RECON_WEIGHT = 0.0  # reconstruction guidance weight (0 = off)
 
 Callback = Callable[[int, int, np.ndarray], None]
+
+
+class EditCancelled(Exception):
+    """Raised by an edit whose cancel event was set (checked once per sampler step)."""
 
 
 # --- clips in and out --------------------------------------------------------------------------
@@ -102,9 +109,12 @@ def _run(pipe, known: np.ndarray, keep: torch.Tensor | None, prompts: list[str],
          callback: Callable[[int, int, torch.Tensor], None] | None, cancel: threading.Event | None,
          desc: str) -> np.ndarray:
     """One masked sampling run on model-size uint8 clips [N, F, S, S, 3] -> uint8 [N, F, S, S, 3]."""
+    import torch
+
     from .diffusion import clip_x0
     from .env import autocast_for
     from .generate import _rgb
+    from .inpaint import masked_sample
     from .sampling import sampling_options
     from .video import to_uint8
 
@@ -167,6 +177,8 @@ def regenerate(pipe, clips: np.ndarray, prompts: str | list[str], *, box: tuple[
     step's predicted x0 [steps, (N,) F, S, S, 3] at the run's size. ``sampling``: steps, sampler,
     guidance, x0_clip, x0_clip_quantile (None = the run's config). ``cancel`` set: EditCancelled.
     """
+    import torch
+
     src, single = _batch(clips)
     prompts = _prompts(prompts, len(src))
     if not 0.0 < strength <= 1.0:
@@ -218,6 +230,8 @@ def extend(pipe, clips: np.ndarray, prompts: str | list[str], num: int, *, conte
     The input frames come back bit for bit, the new ones at the input's size. Keyword arguments as
     ``regenerate``.
     """
+    import torch
+
     src, single = _batch(clips)
     prompts = _prompts(prompts, len(src))
     f, s = pipe.config.num_frames, pipe.config.image_size
@@ -285,6 +299,17 @@ def write_clip(frames: np.ndarray, durations: list[int], path: str | Path, loop:
     return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
+def result_durations(durations: list[int], n_in: int, n_out: int, *, extended: bool = False) -> list[int]:
+    """Frame delays (ms) for an edit's result: the input's own where the frames match one to one, the
+    last delay repeated for extended frames, and the same total play time when re-timed."""
+    if extended:
+        return list(durations) + [durations[-1]] * (n_out - n_in)
+    if n_out == n_in:
+        return list(durations)
+    each = max(20, int(round(sum(durations) / n_out / 10)) * 10)
+    return [each] * n_out
+
+
 def _sidecar_caption(path: Path) -> str | None:
     txt = path.with_suffix(".txt")
     if txt.is_file():
@@ -334,16 +359,13 @@ def edit_file(args: argparse.Namespace) -> Path:
     common = dict(seed=args.seed, **sampling_overrides(args))
     if args.extend is not None:
         result = extend(pipe, frames, prompt, args.extend, **common)
-        durations = durations + [durations[-1]] * args.extend
     else:
         if args.box is None and args.frames is None:
             strength = DEFAULT_STRENGTH if args.strength is None else args.strength
         else:
             strength = 1.0 if args.strength is None else args.strength
         result = regenerate(pipe, frames, prompt, box=args.box, frames=args.frames, strength=strength, **common)
-        if len(result) != len(frames):  # re-timed to the run's frame count: keep the total play time
-            each = max(20, int(round(sum(durations) / len(result) / 10)) * 10)
-            durations = [each] * len(result)
+    durations = result_durations(durations, len(frames), len(result), extended=args.extend is not None)
     return write_clip(result, durations, out, loop)
 
 

@@ -33,10 +33,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .diffusion import Diffusion, _as_generator
-
-
-class EditCancelled(Exception):
-    """Raised inside the loop when the caller's cancel event is set (checked once per step)."""
+from .edit import EditCancelled
 
 
 def start_index(num_steps: int, strength: float) -> int:

@@ -1,8 +1,8 @@
 """Caption clips with an image captioning model (BLIP) on a few frames, keeping the most common caption.
 
 Used only on request (``--caption model``): it downloads Salesforce/blip-image-captioning-base
-on first use. transformers 5 removed the "image-to-text" pipeline, so the processor and the
-model are used directly (PITFALLS.md).
+on first use. transformers 5 removed the "image-to-text" pipeline task (it is not in
+``transformers.pipelines.SUPPORTED_TASKS`` of 5.x), so the processor and the model are used directly.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """MSR-VTT -> pairs: from the Hugging Face Hub, Kaggle (user's credentials) or a folder already downloaded.
 
-Mirrors disagree on the annotation format (PITFALLS.md), so every known schema is read:
+Mirrors disagree on the annotation format (the official release, CLIP4Clip's files and the Hub
+and Kaggle copies each use another), so every known schema is read:
 the official ``videodatainfo.json`` / CLIP4Clip ``MSRVTT_data.json`` (``videos`` + ``sentences``
 keyed by ``video_id``), CLIP4Clip CSVs (``video_id``, ``sentence``), and JSON / JSONL rows whose
 captions sit under ``caption``, ``sentence`` or ``captions`` as a string or a list.

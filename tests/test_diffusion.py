@@ -160,7 +160,7 @@ def test_training_losses_draw_shifted_timesteps_by_default(cfg):
 
 
 def test_perceptual_loss_is_weighted_by_alpha_bar(cfg):
-    """PITFALLS: the perceptual term on blurry large-t x0 predictions must barely count."""
+    """The perceptual term on blurry large-t x0 predictions must barely count (Diffusion.training_losses says why)."""
     # One single-frame clip keeps the six VGG passes cheap; the loss does not need the config's shape.
     x0, noise, emb = _clip(1)[:, :, :1], torch.randn(1, 3, 1, 16, 16), torch.randn(1, TEXT_DIM)
     model = DummyDenoiser(scale=0.3)

@@ -15,7 +15,7 @@ def test_decay_curve_warms_up_from_min_to_max():
     assert curve[0] == cfg.ema_decay_min
     assert all(b >= a for a, b in zip(curve, curve[1:]))  # never decreases
     assert curve[-1] == cfg.ema_decay_max
-    # PITFALLS: a fixed 0.9999 would keep 37% of the init after 10k updates; the warm-up keeps far less.
+    # A fixed 0.9999 would keep 0.9999 ** 10_000 = 37% of the init after 10k updates; the warm-up keeps far less.
     kept = 1.0
     for n in range(10_000):
         kept *= ema_decay(n, cfg)

@@ -2,8 +2,9 @@
 127.0.0.1 and headless Debian Chromium (driven by Playwright) uploads a GIF, moves the width
 slider, clicks Preview and reads the edited animation back out of the page.
 
-Chromium comes from apt (scripts/test.sh installs it); Playwright's own browser download does
-not work offline (PITFALLS.md), so the test launches /usr/bin/chromium through executable_path.
+Chromium comes from apt (scripts/test.sh installs it); Playwright's own browser download
+(``playwright install``) needs a CDN that the development and CI machines cannot reach, so the
+test launches /usr/bin/chromium through executable_path.
 """
 from __future__ import annotations
 

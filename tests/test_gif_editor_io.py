@@ -1,4 +1,4 @@
-"""Loading and saving: broken inputs, size guards, palettes, duplicates, MP4 (PITFALLS.md, GIF editing)."""
+"""Loading and saving: broken inputs, size guards, palettes, duplicates, MP4 (the Pillow facts behind them: clipkit/gif.py)."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Invariants of the GIF operations (see PITFALLS.md, "GIF editing")."""
+"""Invariants of the GIF operations: per-frame timing, loop and transparency survive (docs/gif_editor.md)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """The editor widget driven headlessly: no kernel, so assert on widget state and written files
-(button handlers swallow exceptions and Output captures nothing here; see PITFALLS.md)."""
+(without a kernel, ipywidgets logs a Button.on_click handler's exception instead of raising it, and
+an Output widget captures nothing)."""
 from __future__ import annotations
 
 import base64

@@ -24,7 +24,7 @@ def _clip(b=2, f=2, seed=0):
 
 
 def test_taps_are_relu1_2_to_relu4_3_of_vgg16_bn(loss):
-    """PITFALLS: 3/8/15/22 are plain VGG16's ReLUs; in vgg16_bn().features they are 5/12/22/32."""
+    """3/8/15/22 are plain VGG16's ReLUs; in torchvision's vgg16_bn().features they are 5/12/22/32."""
     reference = vgg16_bn().features
     convs_before = [sum(isinstance(m, nn.Conv2d) for m in reference[: i + 1]) for i in VGG_TAPS]
     assert VGG_TAPS == (5, 12, 22, 32)

@@ -48,7 +48,7 @@ def test_output_shape_matches_input(dim, frames):
 
 @pytest.mark.parametrize("dim", [16, 32, 64])
 def test_group_norms_have_valid_group_counts(dim):
-    # PITFALLS: GroupNorm needs channels divisible by groups; derive the count, test small widths.
+    # torch.nn.GroupNorm refuses channels not divisible by its groups: the count is derived, so test small widths.
     model = UNet3D(tiny_config(dim=dim), TEXT_DIM)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.GroupNorm)]
     assert norms
@@ -116,7 +116,7 @@ def test_concat_mode_is_one_mlp_on_time_and_text():
 
 
 def test_drop_mask_rows_use_the_learned_null_embedding():
-    # PITFALLS: guidance only works if the null condition is trained, so it must get gradients.
+    # Classifier-free guidance needs a trained null condition (Ho & Salimans 2022), so it must get gradients.
     config = tiny_config()
     model = perturbed(UNet3D(config, TEXT_DIM))
     x, t, text = inputs(config)
@@ -183,7 +183,8 @@ def test_temporal_attention_tells_frames_apart_when_they_look_alike():
 
 
 def test_spatial_attention_only_at_configured_resolutions():
-    # PITFALLS: full spatial attention at 64x64 is ~34 GB of attention matrix; attend only at low res.
+    # Full spatial attention at 64x64 is 4,096² scores x batch 8 x 16 frames x 8 heads x 2 bytes = 34 GB:
+    # attend spatially only at low resolution.
     from vdiff.blocks import SpatialAttention
     with_attn = UNet3D(tiny_config(attn_resolutions=(8,)), TEXT_DIM)
     without = UNet3D(tiny_config(attn_resolutions=()), TEXT_DIM)

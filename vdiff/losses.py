@@ -2,7 +2,8 @@
 
 The loss compares VGG16-BN activations at relu1_2, relu2_2, relu3_3 and relu4_3. In
 ``torchvision.models.vgg16_bn().features`` those ReLUs sit at indices 5/12/22/32 (the often
-quoted 3/8/15/22 are plain VGG16's and would tap convolutions here: PITFALLS.md).
+quoted 3/8/15/22 are plain VGG16's and would tap convolutions here: torchvision's layer list,
+checked in tests/test_losses.py).
 Frames are folded into the batch, so each frame is judged as an image.
 """
 from __future__ import annotations

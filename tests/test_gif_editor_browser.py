@@ -9,6 +9,7 @@ test launches /usr/bin/chromium through executable_path.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import shutil
@@ -50,13 +51,13 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 90) -> No
     raise TimeoutError("voila did not open its port")
 
 
-@pytest.fixture
-def voila_url(tmp_path):
+@contextlib.contextmanager
+def _voila(tmp_path: Path, code: str):
+    """Voila serving a one-cell notebook that runs ``code`` on 127.0.0.1; yields the page's URL."""
     nbformat = pytest.importorskip("nbformat")
     pytest.importorskip("voila")
     nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell(
-        f"import sys\nsys.path.insert(0, {str(REPO)!r})\nfrom gif_editor.ui import Editor\nEditor(preview_max_side=480)"))
+    nb.cells.append(nbformat.v4.new_code_cell(f"import sys\nsys.path.insert(0, {str(REPO)!r})\n{code}"))
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "editor.ipynb"
     nbformat.write(nb, path)
@@ -78,6 +79,23 @@ def voila_url(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def voila_url(tmp_path):
+    with _voila(tmp_path, "from gif_editor.ui import Editor\nEditor(preview_max_side=480)") as url:
+        yield url
+
+
+def _read_image(page, selector: str) -> bytes:
+    """The bytes behind an <img> on the page (a blob: or data: URL), fetched by the page itself."""
+    encoded = page.evaluate("""async (selector) => {
+        const src = document.querySelector(selector).src;
+        const buf = new Uint8Array(await (await fetch(src)).arrayBuffer());
+        let s = ''; for (const b of buf) s += String.fromCharCode(b);
+        return btoa(s);
+    }""", selector)
+    return base64.b64decode(encoded)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
@@ -115,17 +133,49 @@ def test_upload_slider_preview_in_a_real_browser(voila_url, tmp_path):
             page.locator(".gif-editor-preview").click()
             page.wait_for_function("() => document.querySelector('.gif-editor-status').innerText.includes('preview')")
             page.wait_for_selector(".gif-editor-result[src^='blob:'], .gif-editor-result[src^='data:']")
-            encoded = page.evaluate("""async () => {
-                const src = document.querySelector('.gif-editor-result').src;
-                const buf = new Uint8Array(await (await fetch(src)).arrayBuffer());
-                let s = ''; for (const b of buf) s += String.fromCharCode(b);
-                return btoa(s);
-            }""")
+            data = _read_image(page, ".gif-editor-result")
         finally:
             browser.close()
 
-    data = base64.b64decode(encoded)
     assert data[:6] in (b"GIF89a", b"GIF87a")
     with Image.open(io.BytesIO(data)) as im:
         assert im.n_frames == 6  # animated, every frame kept
         assert im.size == (100, 67)  # width moved 120 -> 100 in the page; keep-aspect set the height
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
+def test_model_panel_regenerates_in_a_real_browser(tmp_path):
+    """The Model tab: type a prompt, Run model; the live x0 preview and the Editor's preview show the result."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from conftest import write_moving_square_pairs
+    from vdiff.train import train
+
+    run = train("smoke", write_moving_square_pairs(tmp_path / "pairs"), tmp_path / "run", max_steps=4)
+    gif = tmp_path / "clip.gif"
+    gif.write_bytes(make_gif(n=6, size=(40, 32), durations=100))
+    code = (f"from gif_editor.ui import Editor\ned = Editor({str(gif)!r})\n"
+            f"ed.model_panel.set(run={str(run)!r}, steps=3)\ned.widget")
+    with _voila(tmp_path, code) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(120_000)  # first kernel start, then torch and the run load on 2 busy cores
+            page.goto(url)
+            page.wait_for_selector(".gif-editor-original[src^='blob:'], .gif-editor-original[src^='data:']")
+            page.locator(".lm-TabBar-tab", has_text="Model").click()
+            page.locator(".model-panel-prompt input").fill("square moving up")
+            page.locator(".model-panel-prompt input").press("Enter")  # Text widgets sync on change
+            page.locator(".model-panel-start").click()
+            page.wait_for_function(
+                "() => document.querySelector('.model-panel-status').innerText.includes('done')")
+            preview = _read_image(page, ".model-panel-preview")
+            result = _read_image(page, ".gif-editor-result")
+            status = page.locator(".gif-editor-status").inner_text()
+        finally:
+            browser.close()
+
+    with Image.open(io.BytesIO(preview)) as im:
+        assert im.n_frames == 4 and im.size[0] >= 16  # the smoke run's 4 frames, enlarged
+    with Image.open(io.BytesIO(result)) as im:
+        assert im.n_frames == 4 and im.size == (40, 32)  # re-timed to the run's 4 frames, the input's size back
+    assert "preview" in status

@@ -295,3 +295,55 @@ def test_log_with_names_a_missing_tracker_package(pairs_dir, tmp_path, monkeypat
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
     with pytest.raises(ValueError, match="needs the wandb package: pip install wandb"):
         Trainer(fast(log_with="wandb"), pairs_dir, tmp_path / "run")
+
+
+def logged(run: Path, key: str) -> dict[int, float]:
+    return {r["step"]: r[key] for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "event" not in r}
+
+
+def test_linear_budget_schedule_decays_to_zero_at_max_steps_and_constant_stays(pairs_dir, tmp_path):
+    lin = logged(train(fast(lr_schedule="linear_budget"), pairs_dir, tmp_path / "lin", max_steps=20), "lr")
+    const = logged(train(fast(), pairs_dir, tmp_path / "const", max_steps=20), "lr")
+    lr, warmup = 1e-3, 5  # the smoke preset's
+    assert [lin[s] for s in range(1, warmup + 1)] == [const[s] for s in range(1, warmup + 1)]  # same warm-up
+    assert const[1] == 0.0 and const[warmup + 1] == lr and const[20] == lr
+    decay = [lin[s] for s in range(warmup + 1, 21)]
+    assert decay[0] == pytest.approx(lr) and all(b < a for a, b in zip(decay, decay[1:]))
+    assert lin[20] == pytest.approx(lr / (20 - warmup)) and lin[20] < 0.07 * lr  # one step before 0
+
+
+def test_budget_estimate_is_fixed_once_saved_and_reused_by_a_resumed_run(pairs_dir, tmp_path, monkeypatch):
+    import vdiff.train as vt
+    from vdiff.diffusion import Diffusion
+
+    now, real = [0.0], Diffusion.training_losses
+    speed = {"s_per_step": 0.5}
+
+    def timed(self, *args, **kwargs):  # time passes where a real machine spends it: in the model
+        now[0] += speed["s_per_step"]
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Diffusion, "training_losses", timed)
+    monkeypatch.setattr(vt, "clock", lambda: now[0])
+    config = fast(lr_schedule="linear_budget", save_every=8, keep_last=10)
+    full = train(config, pairs_dir, tmp_path / "full", max_steps=1000, max_minutes=0.125)
+    events = [json.loads(l) for l in (full / "log.jsonl").read_text().splitlines()]
+    budget = [e for e in events if e.get("event") == "lr_budget"]
+    stop = [e for e in events if e.get("event") == "stop"][0]
+    assert len(budget) == 1 and stop["reason"] == "max_minutes"
+    end = budget[0]["end_step"]
+    assert stop["step"] == 15 and abs(end - 15) <= 1  # 7.5 s at 0.5 s a step: the estimate finds the deadline
+    lrs = logged(full, "lr")
+    assert lrs[stop["step"]] < 0.15 * config.lr and lrs[budget[0]["step"]] > 0.5 * config.lr
+    assert load_checkpoint(full / "checkpoints" / "step_0000008.pt")["lr_schedule"]["budget_steps"] == end
+
+    # Killed after the step-8 checkpoint, resumed on a machine 5x faster: the saved estimate holds.
+    part = tmp_path / "part"
+    (part / "checkpoints").mkdir(parents=True)
+    shutil.copy(full / "checkpoints" / "step_0000008.pt", part / "checkpoints")
+    now[0], speed["s_per_step"] = 0.0, 0.125
+    train(config, pairs_dir, part, max_steps=stop["step"], max_minutes=0.125)
+    again = [json.loads(l) for l in (part / "log.jsonl").read_text().splitlines()]
+    assert not [e for e in again if e.get("event") == "lr_budget"]
+    assert logged(part, "lr") == {s: lrs[s] for s in range(9, stop["step"] + 1)}
+    assert step_losses(part) == {s: step_losses(full)[s] for s in range(9, stop["step"] + 1)}

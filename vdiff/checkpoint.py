@@ -20,6 +20,7 @@ import torch
 
 from clipkit.atomic import atomic_write
 
+CHECKPOINT_DIR = "checkpoints"  # inside a run folder
 CHECKPOINT_RE = re.compile(r"^step_(\d{7,})\.pt$")
 # Leftovers of a save that was killed: atomic_write's temp files and replace_file's staged/old copies.
 LEFTOVER_RE = re.compile(r"^\..+\.(tmp|new|old)$")
@@ -111,6 +112,47 @@ def latest_loadable_checkpoint(folder: str | Path) -> tuple[Path, dict[str, Any]
         except ValueError:
             continue  # e.g. a disk that lost the newest file: fall back to the one before
     return None
+
+
+def resume_state(folder: str | Path, config: Any, resume: bool | None = None) -> dict[str, Any] | None:
+    """The newest loadable checkpoint's state to resume ``config``'s run from, or None to start anew.
+
+    ``resume``: None takes what is there, True requires a checkpoint, False refuses one. A config that
+    changes the model's shape is refused, naming the fields.
+    """
+    from .config import Config
+
+    found = latest_loadable_checkpoint(folder)
+    if found is not None and resume is False:
+        raise ValueError(f"{Path(folder).parent} already holds checkpoints; resume it or choose a new run folder")
+    if found is None and resume is True:
+        raise ValueError(f"{Path(folder).parent} holds no checkpoint to resume; drop --resume to start a new run")
+    if found is None:
+        return None
+    old = Config.from_dict(found[1]["config"])
+    changed = config.shape_mismatch(old)
+    if changed:
+        detail = ", ".join(f"{f}={getattr(old, f)!r} -> {getattr(config, f)!r}" for f in changed)
+        raise ValueError(f"cannot resume from {found[0]}: the config changes the model's shape ({detail}); "
+                         f"use a new run folder or the original values (vdiff.train.run_config)")
+    return found[1]
+
+
+def save_run_state(run_dir: str | Path, step: int, payload: dict[str, Any], weights: dict[str, dict[str, torch.Tensor]],
+                   config: Any) -> Path:
+    """A trainer's save: the checkpoint ``checkpoints/step_XXXXXXX.pt`` (older ones beyond ``keep_last``
+    emptied and deleted), ``weights/<name>.safetensors`` for each of ``weights`` and ``weights/config.json``;
+    returns the checkpoint's path. Leftovers of a killed save are emptied first."""
+    run_dir = Path(run_dir)
+    ckpt_dir, weights_dir = run_dir / CHECKPOINT_DIR, run_dir / "weights"
+    for folder in (ckpt_dir, weights_dir):
+        discard_leftovers(folder)
+    path = save_checkpoint(payload, checkpoint_path(ckpt_dir, step))
+    prune_checkpoints(ckpt_dir, config.keep_last)
+    for name, state_dict in weights.items():
+        save_weights(state_dict, weights_dir / f"{name}.safetensors")
+    config.to_json(weights_dir / "config.json")
+    return path
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], path: str | Path) -> Path:

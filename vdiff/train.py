@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import math
 import sys
@@ -26,16 +25,14 @@ from typing import Any
 
 import torch
 
+from .checkpoint import CHECKPOINT_DIR
 from .cli import OneLineParser
 from .config import Config, get_preset
+from .steps import (LogWindow, TrainingStopped, accumulation, draw_step, halved_micro_batch, micro_batches,
+                    to_device)
 from .trackers import check_log_with, init_trackers, log_gifs, log_scalars
 
-CHECKPOINT_DIR = "checkpoints"
 clock = time.perf_counter  # module attribute so that tests can stand in a machine of another speed
-
-
-class TrainingStopped(RuntimeError):
-    """The run stopped on its own (non-finite losses, out of memory); a loadable checkpoint was saved."""
 
 
 class Callback:
@@ -97,13 +94,13 @@ class Trainer:
         """Accelerator, data, model, optimizer, EMA; then the checkpoint's state when resuming."""
         from accelerate import Accelerator, PartialState
         from accelerate.utils import set_seed
-        from diffusers.optimization import get_scheduler
 
         from . import checkpoint as ckpt
         from .data import PairsDataset, StepBatchSampler, collate
         from .diffusion import Diffusion
         from .ema import EMA
         from .env import env_report
+        from .lr_schedule import LRSchedule
         from .text import load_text_encoder
         from .unet import UNet3D
 
@@ -119,20 +116,7 @@ class Trainer:
         self.device, self.rank, self.world = acc.device, acc.process_index, acc.num_processes
         self.main = acc.is_main_process
 
-        found = ckpt.latest_loadable_checkpoint(self.ckpt_dir)  # every process reads the same file
-        if found is not None and self.resume is False:
-            raise ValueError(f"{self.out_dir} already holds checkpoints; resume it or choose a new run folder")
-        if found is None and self.resume is True:
-            raise ValueError(f"{self.out_dir} holds no checkpoint to resume; drop --resume to start a new run")
-        saved = None
-        if found is not None:
-            changed = config.shape_mismatch(Config.from_dict(found[1]["config"]))
-            if changed:
-                old = Config.from_dict(found[1]["config"])
-                detail = ", ".join(f"{f}={getattr(old, f)!r} -> {getattr(config, f)!r}" for f in changed)
-                raise ValueError(f"cannot resume from {found[0]}: the config changes the model's shape ({detail}); "
-                                 f"use a new run folder or the original values (vdiff.train.run_config)")
-            saved = found[1]
+        saved = ckpt.resume_state(self.ckpt_dir, config, self.resume)  # every process reads the same file
 
         set_seed(config.seed)  # python, numpy, torch: the model's init is the same in every process
         self.encoder = load_text_encoder(config.text_encoder, device=self.device, max_length=config.max_text_len)
@@ -147,28 +131,15 @@ class Trainer:
         self.diffusion = Diffusion(config)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.adam_betas),
                                       weight_decay=config.weight_decay)
-        # Not passed to accelerator.prepare: its wrapper steps once per process, which would
-        # shorten the warm-up by the number of processes. We step it once per optimizer step.
-        self.scheduler = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=config.warmup_steps)
+        self.lr_schedule = LRSchedule(config)  # sets the lr before each optimizer step (vdiff.lr_schedule)
+        self.last_lr = 0.0
         self.model, self.optimizer = acc.prepare(model, optimizer)
         self.raw_model = acc.unwrap_model(self.model)
         self.ema = EMA(self.raw_model, config)
 
         self.micro_batch = config.batch_size if config.micro_batch == "auto" else int(config.micro_batch)
         if saved is not None:
-            from .rng import set_rng_state
-            self.raw_model.load_state_dict(saved["model"])
-            self.optimizer.load_state_dict(saved["optimizer"])
-            self.scheduler.load_state_dict(saved["scheduler"])
-            self.ema.load_state_dict(saved["ema"])
-            if acc.scaler is not None and saved.get("scaler"):
-                acc.scaler.load_state_dict(saved["scaler"])
-            self.step = int(saved["step"])
-            self.nonfinite_total = int(saved.get("nonfinite_total", 0))
-            if config.micro_batch == "auto" and "micro_batch" in saved:  # an out-of-memory halving holds
-                self.micro_batch = min(int(saved["micro_batch"]), self.micro_batch)
-            set_rng_state(saved["rng"])
-
+            self.load_state(saved)
         if self.main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             config.to_json(self.out_dir / "config.json")
@@ -185,6 +156,22 @@ class Trainer:
                                              num_workers=config.num_workers)
         self.batches = iter(loader)
 
+    def load_state(self, saved: dict[str, Any]) -> None:
+        """Continue from a checkpoint: weights, optimizer, EMA, scaler, step, LR estimate, RNG states."""
+        from .rng import set_rng_state
+
+        self.raw_model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.ema.load_state_dict(saved["ema"])
+        if self.accelerator.scaler is not None and saved.get("scaler"):
+            self.accelerator.scaler.load_state_dict(saved["scaler"])
+        self.lr_schedule.load_state_dict(saved.get("lr_schedule", {}))
+        self.total_steps = self.lr_schedule.end_step(self.config.max_steps)
+        self.step, self.nonfinite_total = int(saved["step"]), int(saved.get("nonfinite_total", 0))
+        if self.config.micro_batch == "auto" and "micro_batch" in saved:  # an out-of-memory halving holds
+            self.micro_batch = min(int(saved["micro_batch"]), self.micro_batch)
+        set_rng_state(saved["rng"])
+
     # --- the loop -----------------------------------------------------------------------------
     def fit(self) -> Path:
         """Run (or resume) the whole run; returns the run folder."""
@@ -193,7 +180,7 @@ class Trainer:
         self.setup()
         self._call("on_start")
         self.start_time = clock()
-        self.bar = tqdm(total=self.config.max_steps, initial=self.step, desc="train", disable=not self.main,
+        self.bar = tqdm(total=self.total_steps, initial=self.step, desc="train", disable=not self.main,
                         dynamic_ncols=True)
         self.streak = 0
         try:
@@ -219,8 +206,7 @@ class Trainer:
     def run_loop(self) -> str:
         """Steps until max_steps, the time budget or too many non-finite losses; returns the reason."""
         config = self.config
-        self._window()
-        self.last_log_t = clock()
+        self.window, self.last_log_t = LogWindow(clock()), clock()
         self.model.train()
         while self.step < config.max_steps:
             finite, losses, grad_norm = self.run_step()
@@ -233,6 +219,8 @@ class Trainer:
                 out_of_time = not self.agree(not out_of_time)  # stop together when any process is out of time
             if out_of_time and self.step < config.max_steps:
                 return "max_minutes"
+            if self.lr_schedule.needs_estimate(config.max_minutes):
+                self.estimate_budget()
             if config.sample_every > 0 and self.step % config.sample_every == 0:
                 self.sample_grids(self.step)
             if config.save_every > 0 and self.step % config.save_every == 0 and self.step < config.max_steps:
@@ -266,46 +254,26 @@ class Trainer:
         return finite, losses, grad_norm
 
     def next_batch(self) -> dict[str, torch.Tensor]:
-        """The step's clips (``grad_accum`` loaded batches) with their timesteps, noise and dropout.
-
-        The random draws are made per loaded batch, so splitting the step into other micro-batches
-        (after an out-of-memory error) trains on exactly the same noise.
-        """
-        from .diffusion import sample_timesteps
-        from .rng import step_generator
-
-        parts = []
-        for micro in range(self.config.grad_accum):
-            t0 = clock()
-            batch = next(self.batches)
-            self.window["data_s"] += clock() - t0
-            part = {k: batch[k] for k in ("video", "text_emb", "text_tokens", "text_mask") if k in batch}
-            g = step_generator(self.config.seed, self.step, micro, self.rank, self.device)
-            b = part["video"].shape[0]
-            part["t"] = sample_timesteps(b, self.diffusion.num_timesteps, self.config.timestep_shift,
-                                         generator=g, device=g.device).to(self.device)
-            part["noise"] = torch.randn(part["video"].shape, generator=g, device=g.device).to(self.device)
-            part["drop"] = (torch.rand(b, generator=g, device=g.device) < self.config.cond_drop_prob).to(self.device)
-            parts.append(part)
-        return parts[0] if len(parts) == 1 else {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        """The step's clips with their timesteps, noise and caption dropout (vdiff.steps.draw_step)."""
+        batch, waited = draw_step(self.batches, self.config, self.diffusion.num_timesteps, self.step, self.rank,
+                                  self.device, clock)
+        self.window.data_s += waited
+        return batch
 
     def forward_backward(self, batch: dict[str, torch.Tensor]) -> tuple[bool, dict[str, float]]:
         """Gradients of the step's mean loss, ``micro_batch`` clips at a time; (finite, mean losses)."""
-        acc, n = self.accelerator, batch["video"].shape[0]
-        starts = list(range(0, n, self.micro_batch))
+        acc, pieces = self.accelerator, micro_batches(batch, self.micro_batch)
         losses = {"loss": 0.0, "noise_loss": 0.0, "perceptual_loss": 0.0}
-        for i, s in enumerate(starts):
-            part = {k: v[s:s + self.micro_batch] for k, v in batch.items()}
-            share = n / part["video"].shape[0]  # the number of equal micro-batches: 1/share of the mean
+        for i, (part, share) in enumerate(pieces):
             # Skip the gradient all-reduce on all but the last micro-batch of a step.
-            last = i == len(starts) - 1
+            last = i == len(pieces) - 1
             sync = acc.no_sync(self.model) if (not last and self.world > 1) else contextlib.nullcontext()
             with sync:
                 with acc.autocast():
                     out = self.diffusion.training_losses(
                         self.model, part["video"].to(self.device, non_blocking=True), part["text_emb"].to(self.device),
-                        drop_mask=part["drop"], text_tokens=_to(part.get("text_tokens"), self.device),
-                        text_mask=_to(part.get("text_mask"), self.device), t=part["t"], noise=part["noise"])
+                        drop_mask=part["drop"], text_tokens=to_device(part.get("text_tokens"), self.device),
+                        text_mask=to_device(part.get("text_mask"), self.device), t=part["t"], noise=part["noise"])
                 if not self.agree(bool(torch.isfinite(out["loss"]).item())):
                     return False, losses
                 acc.backward(out["loss"] / share)
@@ -314,33 +282,39 @@ class Trainer:
         return True, losses
 
     def optimize(self) -> tuple[bool, float]:
-        """Clip, then step the optimizer, LR schedule when the gradients are finite; (finite, grad norm)."""
+        """Clip, then step the optimizer when the gradients are finite; (finite, grad norm)."""
         grad_norm = float(self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.grad_clip))
         # Under fp16 the grad scaler skips inf gradients itself; elsewhere we must.
         finite = self.accelerator.scaler is not None or self.agree(math.isfinite(grad_norm))
         if finite:
+            self.last_lr = self.lr_schedule.lr_at(self.step, self.config.max_steps)
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.last_lr
             self.optimizer.step()
-            self.scheduler.step()
         return finite, grad_norm
+
+    def estimate_budget(self) -> None:
+        """``linear_budget`` with ``max_minutes``: fix the last step from the steps/s so far (main decides)."""
+        proposal = self.lr_schedule.propose(self.step, clock(), self.start_time, self.config.max_minutes)
+        if self.world > 1:  # every process takes the main process's estimate
+            from accelerate.utils import broadcast_object_list
+            proposal = broadcast_object_list([proposal], from_process=0)[0]
+        if proposal is not None:
+            self.lr_schedule.budget_steps = proposal
+            self.total_steps = self.lr_schedule.end_step(self.config.max_steps)
+            self.bar.total = self.total_steps
+            self.log({"event": "lr_budget", "step": self.step, "end_step": self.total_steps,
+                      "estimated_steps": proposal})
 
     def shrink_micro_batch(self) -> None:
         """After CUDA ran out of memory: halve the micro-batch (``micro_batch="auto"``) or stop with what to change."""
-        c = self.config
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        if c.micro_batch != "auto" or self.micro_batch == 1 or self.world > 1:
-            hint = ("set micro_batch to \"auto\" or a smaller number" if c.micro_batch != "auto" and self.world == 1
-                    else "lower batch_size or image_size/num_frames, or use a GPU with more memory")
-            raise TrainingStopped(f"CUDA ran out of memory at step {self.step + 1} with micro-batches of "
-                                  f"{self.micro_batch} clips: {hint}")
-        self.micro_batch = max(self.micro_batch // 2, 1)
-        n = c.batch_size * c.grad_accum
+        self.micro_batch = halved_micro_batch(self.micro_batch, self.config, self.world, self.step)
+        n, k = self.config.batch_size * self.config.grad_accum, accumulation(self.config, self.micro_batch)
         if self.main:
-            print(f"warning: out of memory; micro-batch {self.micro_batch} x {math.ceil(n / self.micro_batch)} "
-                  f"accumulated (the step still averages {n} clips)", file=sys.stderr)
+            print(f"warning: out of memory; micro-batch {self.micro_batch} x {k} accumulated "
+                  f"(the step still averages {n} clips)", file=sys.stderr)
         self.log({"event": "micro_batch", "step": self.step, "micro_batch": self.micro_batch,
-                  "accumulation": math.ceil(n / self.micro_batch), "reason": "out of memory"})
+                  "accumulation": k, "reason": "out of memory"})
 
     # --- logging, callbacks ---------------------------------------------------------------------
     def log(self, record: dict[str, Any]) -> None:
@@ -354,39 +328,22 @@ class Trainer:
             for cb in self.callbacks:
                 getattr(cb, hook)(self, *args)
 
-    def _window(self) -> None:
-        self.window = {"loss": 0.0, "noise_loss": 0.0, "perceptual_loss": 0.0, "grad_norm": 0.0, "n": 0,
-                       "data_s": 0.0, "t0": clock(), "steps": 0}
-
     def log_step(self, finite: bool, losses: dict[str, float], grad_norm: float) -> None:
         """Accumulate the step; every ``log_every`` steps (or ``progress_every_s``) write a record."""
-        w = self.window
-        if finite:
-            for k, v in losses.items():
-                w[k] += v
-            w["grad_norm"] += grad_norm
-            w["n"] += 1
-        w["steps"] += 1
+        self.window.add(finite, losses, grad_norm)
         now = clock()
         due = self.step % self.config.log_every == 0 or self.step == self.config.max_steps
         if not (due or (self.main and now - self.last_log_t >= self.progress_every_s)):
             return
-        elapsed, n = max(now - w["t0"], 1e-9), max(w["n"], 1)
-        record = {"step": self.step, "loss": w["loss"] / n, "noise_loss": w["noise_loss"] / n,
-                  "perceptual_loss": w["perceptual_loss"] / n, "grad_norm": w["grad_norm"] / n,
-                  "lr": self.scheduler.get_last_lr()[0], "ema_decay": self.ema.last_decay,
-                  "ema_update_count": self.ema.update_count, "steps_per_s": w["steps"] / elapsed,
-                  "data_wait_share": w["data_s"] / elapsed, "nonfinite_total": self.nonfinite_total}
-        if w["n"] == 0:
-            record.update(loss=None, noise_loss=None, perceptual_loss=None, grad_norm=None)
+        record = self.window.record(self.step, now, lr=self.last_lr, ema_decay=self.ema.last_decay,
+                                    ema_update_count=self.ema.update_count, nonfinite_total=self.nonfinite_total)
         self.log(record)
         if self.config.log_with is not None:
             log_scalars(self.accelerator, record, self.step)
         self.bar.set_postfix(loss=f"{record['loss']:.4f}" if record["loss"] is not None else "nan",
                              data=f"{record['data_wait_share']:.0%}")
         self._call("on_log", record)
-        self._window()
-        self.last_log_t = now
+        self.window, self.last_log_t = LogWindow(clock()), now
 
     def agree(self, flag: bool) -> bool:
         """True only when every process says True."""
@@ -406,17 +363,12 @@ class Trainer:
             payload = {
                 "step": step, "config": self.config.to_dict(), "model": self.raw_model.state_dict(),
                 "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
+                "lr_schedule": self.lr_schedule.state_dict(),
                 "scaler": acc.scaler.state_dict() if acc.scaler is not None else {},
                 "rng": rng_state(), "nonfinite_total": self.nonfinite_total, "micro_batch": self.micro_batch,
             }
-            for folder in (self.ckpt_dir, self.out_dir / "weights"):
-                ckpt.discard_leftovers(folder)  # temp files of a save that was killed
-            path = ckpt.save_checkpoint(payload, ckpt.checkpoint_path(self.ckpt_dir, step))
-            ckpt.prune_checkpoints(self.ckpt_dir, self.config.keep_last)
-            ckpt.save_weights(self.ema.module.state_dict(), self.out_dir / "weights" / "ema.safetensors")
-            ckpt.save_weights(self.raw_model.state_dict(), self.out_dir / "weights" / "online.safetensors")
-            self.config.to_json(self.out_dir / "weights" / "config.json")
+            weights = {"ema": self.ema.module.state_dict(), "online": self.raw_model.state_dict()}
+            path = ckpt.save_run_state(self.out_dir, step, payload, weights, self.config)
             self._call("on_save", step, path)
         self.accelerator.wait_for_everyone()
 
@@ -438,10 +390,6 @@ class Trainer:
         log_gifs(self.accelerator, c, paths, step)
         self._call("on_samples", step, paths)
         return paths
-
-
-def _to(x: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
-    return None if x is None else x.to(device)
 
 
 def train(config: Config | str | dict, data_dir: str | Path, out_dir: str | Path, **kwargs: Any) -> Path:

@@ -66,7 +66,9 @@ def settings_from(params: dict) -> dict:
     dup = params.get("duplicates", DEFAULTS["duplicates"])
     out["duplicates"] = None if dup is None or dup is False else _number(
         "optimize", {"duplicates": dup}, "duplicates", *DUPLICATES_RANGE)
-    out["transparency"] = bool(params.get("transparency", DEFAULTS["transparency"]))
+    out["transparency"] = params.get("transparency", DEFAULTS["transparency"])
+    if not isinstance(out["transparency"], bool):
+        raise GifEditorError(f"optimize: transparency must be true or false, got {out['transparency']!r}")
     backend = params.get("backend", DEFAULTS["backend"])
     if backend not in BACKENDS:
         raise GifEditorError(f"optimize: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")

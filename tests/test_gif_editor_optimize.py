@@ -131,7 +131,7 @@ def test_bad_settings_are_one_line_errors(monkeypatch):
     clip = ge.load(make_gif(n=2))
     for params, message in (({"colors": 1}, "between 2 and 256"), ({"lossy": 300}, "between 0 and 200"),
                             ({"colors": 3.5}, "whole number"), ({"backend": "magick"}, "backend must be"),
-                            ({"duplicates": -1}, "between 0")):
+                            ({"duplicates": -1}, "between 0"), ({"transparency": "no"}, "true or false")):
         with pytest.raises(ge.GifEditorError, match=message):
             ge.apply(clip, [{"op": "optimize", **params}])
     monkeypatch.setattr(optimize, "gifsicle_path", lambda: None)

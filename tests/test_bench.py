@@ -1,4 +1,4 @@
-"""vdiff.bench: one JSON object with honest, positive numbers (at the smoke preset, tiny)."""
+"""vdiff.bench: one JSON object whose numbers agree with each other and with an independent count (smoke preset)."""
 from __future__ import annotations
 
 import importlib.util
@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from vdiff.config import get_preset
 from vdiff.unet import UNet3D
@@ -22,10 +24,17 @@ def run_bench(*extra: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-def check_numbers(result: dict) -> None:
+def check_numbers(result: dict, batch: int = 2) -> None:
+    """The derived numbers follow from the measured ones, and the timings are ordered as the work is."""
     for key in KEYS:
         assert isinstance(result[key], (int, float)) and result[key] > 0, key
-    assert result["sampling"]["seconds"] > 0
+    assert result["clips_per_s"] == pytest.approx(batch / result["train_step_s"])
+    assert result["achieved_tflops"] == pytest.approx(result["gflop_per_call"] / result["denoise_call_s"] / 1e3)
+    # a training step (forward, backward, optimizer) costs more than one forward call of the same batch
+    assert result["train_step_s"] > result["denoise_call_s"]
+    assert result["train_gflop_per_step"] > 2 * result["gflop_per_call"]
+    # sampling 2 clips with guidance runs at least one call on 2 x 2 rows per step
+    assert result["sampling"]["seconds"] > result["denoise_call_s"]
 
 
 HAVE_BASELINE = importlib.util.find_spec("video_diffusion_pytorch") is not None
@@ -38,12 +47,21 @@ def test_bench_prints_one_json_object_with_the_real_parameter_count():
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)  # the whole of stdout is one JSON object
     check_numbers(result)
-    real = sum(p.numel() for p in UNet3D(get_preset("smoke"), 384).parameters())
+    config = get_preset("smoke")
+    model = UNet3D(config, 384).eval()
+    real = sum(p.numel() for p in model.parameters())
     assert result["params"] == real
     assert result["params_m"] == pytest.approx(real / 1e6)
-    # a training step is forward + backward: more FLOPs than the forward alone
-    assert result["train_gflop_per_step"] > 2 * result["gflop_per_call"]
-    assert result["sampling"]["extrapolated"] is False and result["sampling"]["steps"] == 2
+    # FLOPs counted here, independently, for one call on the benchmark's batch of 2
+    x = torch.randn(2, config.channels, config.num_frames, config.image_size, config.image_size)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x, torch.tensor([3, 50]), torch.randn(2, 384))
+    assert result["gflop_per_call"] == pytest.approx(counter.get_total_flops() / 1e9, rel=1e-6)
+    # sampled as the preset says (its x0 clipping, sampler, guidance), with --sample-steps 2 on top
+    assert {k: result["sampling"][k] for k in ("sampler", "steps", "guidance", "x0_clip", "x0_clip_quantile")} == {
+        "sampler": config.sampler, "steps": 2, "guidance": config.guidance_scale, "x0_clip": config.x0_clip,
+        "x0_clip_quantile": config.x0_clip_quantile}
+    assert result["sampling"]["extrapolated"] is False
     if not HAVE_BASELINE:
         assert "baseline" not in result
         return
@@ -81,3 +99,19 @@ def test_memory_only_reports_activation_memory_without_timing():
                             "--memory-only", "--device", "cpu"], capture_output=True, text=True, timeout=120)
     ratio = json.loads(proc4.stdout)["saved_activations_mb"] / result["saved_activations_mb"]
     assert 1.8 < ratio < 2.1
+
+
+def test_bench_samples_with_the_presets_own_options():
+    """vdiff.bench once sampled every preset with dynamic thresholding at 0.995, whatever the preset said."""
+    from vdiff.bench import Ours, parse_args
+
+    args = parse_args(FAST + ["--sample-steps", "1"])
+    config = get_preset("smoke", x0_clip="static", x0_clip_quantile=0.9, sampler="dpm++", guidance_scale=3.0)
+    seen = []
+    subject = Ours(config, 2, 384, torch.device("cpu"), args)
+    sample = subject.diffusion.sample
+    subject.diffusion.sample = lambda *a, **k: seen.append(k) or sample(*a, **k)
+    report = subject.sample_seconds()
+    expected = {"sampler": "dpm++", "steps": 1, "guidance_scale": 3.0, "x0_clip": "static", "x0_clip_quantile": 0.9}
+    assert {k: seen[0][k] for k in expected} == expected
+    assert (report["sampler"], report["x0_clip"], report["guidance"]) == ("dpm++", "static", 3.0)

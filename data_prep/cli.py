@@ -58,7 +58,10 @@ def _video_window(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_positive_int, default=None, help="parallel conversions (default: CPU count)")
 
 
-def _caption_args(p: argparse.ArgumentParser) -> None:
+def _folder_source_args(p: argparse.ArgumentParser, what: str) -> None:
+    """--src, --out and the caption options of a source that reads a folder of the user's files."""
+    p.add_argument("--src", required=True, help=f"folder of {what} (searched recursively)")
+    p.add_argument("--out", required=True, help="output folder (not --src)")
     p.add_argument("--caption", default="auto", choices=("auto", "txt", "filename", "model", "none"),
                    help="auto: sibling .txt, else the cleaned file name; model: BLIP (downloads it); "
                         "none: empty captions (default auto)")
@@ -108,12 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("gif_folder", help="a folder of GIFs (crawled or own), filtered and de-duplicated")
-    p.add_argument("--src", required=True, help="folder of GIFs (searched recursively)")
-    p.add_argument("--out", required=True, help="output folder (not --src)")
-    _caption_args(p)
+    _folder_source_args(p, "GIFs")
     p.add_argument("--min-size", type=_positive_int, default=32, help="drop GIFs smaller on either side (default 32)")
     p.add_argument("--max-delay-spread", type=_non_negative_float, default=0.5,
-                   help="drop GIFs whose (max - min) / median frame delay exceeds this (default 0.5)")
+                   help="drop GIFs whose (max - min) / median frame delay exceeds this, unless every delay is "
+                        "a multiple of the shortest (merged identical frames) (default 0.5)")
     p.add_argument("--dedup-bits", type=int, default=8,
                    help="perceptual-hash distance (bits of 64, mean of 3 frames) that counts as a copy (default 8)")
     p.add_argument("--limit", type=_positive_int, default=None, help="read at most this many files")
@@ -124,9 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("videos", help="your own mp4/mov/webm/avi files")
-    p.add_argument("--src", required=True, help="folder of videos (searched recursively)")
-    p.add_argument("--out", required=True, help="output folder (not --src)")
-    _caption_args(p)
+    _folder_source_args(p, "videos")
     p.add_argument("--limit", type=_positive_int, default=None)
     _clip_args(p)
     _video_window(p)

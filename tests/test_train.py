@@ -223,8 +223,10 @@ def test_cli_resume_flag_requires_a_checkpoint_and_the_run_folder_supplies_the_c
     assert main(["--data", str(pairs_dir), "--out", str(out), "--max-steps", "2"]) == 2
     assert "give --preset or --config" in capsys.readouterr().err
     assert main(["--preset", "smoke", "--data", str(pairs_dir), "--out", str(out), "--max-steps", "2"]) == 0
-    assert main(["--data", str(pairs_dir), "--out", str(out), "--max-steps", "3", "--resume"]) == 0
+    assert main(["--data", str(pairs_dir), "--out", str(out), "--max-steps", "3", "--resume",
+                 "--log-with", "tensorboard"]) == 0
     assert load_checkpoint(out / "checkpoints" / "step_0000003.pt")["step"] == 3
+    assert run_config(out).log_with == "tensorboard" and list((out / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def oom_above(monkeypatch, limit: int, seen: list[int]):

@@ -1,5 +1,5 @@
-"""The parts of a training step that need none of the trainer's state: the step's clips with their
-random draws, their split into micro-batches, the out-of-memory rule and the log window.
+"""The parts of training that need none of the trainer's state: the step's clips with their random
+draws, their split into micro-batches, the out-of-memory rule, the log window and the sample grids.
 
 Random draws are made per loaded batch of ``batch_size`` clips from generators keyed by (seed, step,
 loaded batch, rank) (vdiff.rng), so a step split into smaller micro-batches after an out-of-memory
@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -97,3 +98,21 @@ class LogWindow:
 
 def to_device(x: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
     return None if x is None else x.to(device)
+
+
+def sample_grid_gifs(diffusion: Any, nets: dict[str, torch.nn.Module], prompt_emb: Any, config: Any,
+                     device: torch.device, folder: Path, step: int) -> list[Path]:
+    """``folder/step_XXXXXXX_<name>.gif`` for each of ``nets``: the sample prompts (``prompt_emb``) sampled
+    as the config says (vdiff.sampling.sampling_options), with the config's seed, 4 clips a row."""
+    from .sampling import sampling_options
+    from .video import gif_grid, to_uint8
+
+    kwargs = sampling_options(config).sample_kwargs()
+    tokens = prompt_emb.tokens.to(device) if config.cross_attention else None
+    mask = prompt_emb.mask.to(device) if config.cross_attention else None
+    paths = []
+    for name, net in nets.items():
+        clips = diffusion.sample(net, prompt_emb.pooled.to(device), text_tokens=tokens, text_mask=mask,
+                                 generator=config.seed, progress=False, **kwargs)
+        paths.append(gif_grid(to_uint8(clips), folder / f"step_{step:07d}_{name}.gif", ncols=4))
+    return paths

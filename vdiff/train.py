@@ -29,7 +29,7 @@ from .checkpoint import CHECKPOINT_DIR
 from .cli import OneLineParser
 from .config import Config, get_preset
 from .steps import (LogWindow, TrainingStopped, accumulation, draw_step, halved_micro_batch, micro_batches,
-                    to_device)
+                    sample_grid_gifs, to_device)
 from .trackers import check_log_with, init_trackers, log_gifs, log_scalars
 
 clock = time.perf_counter  # module attribute so that tests can stand in a machine of another speed
@@ -184,20 +184,18 @@ class Trainer:
                         dynamic_ncols=True)
         self.streak = 0
         try:
-            try:
-                reason = self.run_loop()
-            except TrainingStopped:  # out of memory: keep what was trained since the last checkpoint
-                self.save(self.step)
-                raise
-            finally:
-                self.bar.close()
+            reason = self.run_loop()
+        except TrainingStopped:  # out of memory: keep what was trained since the last checkpoint
             self.save(self.step)
-            summary = {"event": "stop", "step": self.step, "reason": reason,
-                       "nonfinite_total": self.nonfinite_total, "minutes": (clock() - self.start_time) / 60}
-            self.log(summary)
-            self._call("on_end", summary)
+            raise
         finally:
-            self.accelerator.end_training()  # closes the trackers' files
+            self.bar.close()
+        self.save(self.step)
+        summary = {"event": "stop", "step": self.step, "reason": reason, "nonfinite_total": self.nonfinite_total,
+                   "minutes": (clock() - self.start_time) / 60}
+        self.log(summary)
+        self._call("on_end", summary)
+        self.accelerator.end_training()  # closes the trackers' files (each log call has flushed them)
         if reason == "nonfinite":
             raise TrainingStopped(f"stopped at step {self.step}: {self.streak} non-finite losses in a row "
                                   f"(try a lower lr); the last good weights are in {self.ckpt_dir}")
@@ -376,18 +374,10 @@ class Trainer:
         """``sample_prompts`` from the EMA and the online model as GIF grids under RUN_DIR/samples/."""
         if not self.main or self.prompt_emb is None:
             return []
-        from .sampling import sampling_options
-        from .video import gif_grid, to_uint8
-
-        c, emb, paths = self.config, self.prompt_emb, []
-        kwargs = sampling_options(c).sample_kwargs()
-        for name, net in (("ema", self.ema.module), ("online", self.raw_model)):
-            clips = self.diffusion.sample(net, emb.pooled.to(self.device),
-                                          text_tokens=emb.tokens.to(self.device) if c.cross_attention else None,
-                                          text_mask=emb.mask.to(self.device) if c.cross_attention else None,
-                                          generator=c.seed, progress=False, **kwargs)
-            paths.append(gif_grid(to_uint8(clips), self.out_dir / "samples" / f"step_{step:07d}_{name}.gif", ncols=4))
-        log_gifs(self.accelerator, c, paths, step)
+        nets = {"ema": self.ema.module, "online": self.raw_model}
+        paths = sample_grid_gifs(self.diffusion, nets, self.prompt_emb, self.config, self.device,
+                                 self.out_dir / "samples", step)
+        log_gifs(self.accelerator, self.config, paths, step)
         self._call("on_samples", step, paths)
         return paths
 

@@ -10,8 +10,9 @@ does (step s uses lr * s / warmup_steps, so the first step uses 0). Then:
   last step is ``max_steps``, or with ``max_minutes`` the step the deadline is expected at: after
   ``ESTIMATE_AFTER`` of the time budget the steps per second so far (from the end of the first step,
   which carries start-up costs) fix it once. The estimate is saved in the checkpoint, so a resumed
-  run keeps it. Time spent later on sample grids and checkpoints is not in the estimate: such a run
-  stops slightly before the schedule's end, at a small learning rate.
+  run keeps it, and the run ends there (a resumed run gets a new ``max_minutes``, but the schedule has
+  no steps left after its end). Time spent later on sample grids and checkpoints is not in the
+  estimate: such a run reaches its deadline slightly before the schedule's end, at a small lr.
 """
 from __future__ import annotations
 
@@ -44,6 +45,10 @@ class LRSchedule:
         left = max(0.0, 1.0 - (step - self.warmup) / max(1, end - self.warmup))
         return self.lr * (self.floor + (1.0 - self.floor) * left)
 
+    def finished(self, step: int) -> bool:
+        """True once a time-budget estimate exists and ``step`` has reached it."""
+        return self.budget_steps is not None and step >= self.budget_steps
+
     def needs_estimate(self, max_minutes: float | None) -> bool:
         return self.kind == "linear_budget" and max_minutes is not None and self.budget_steps is None
 
@@ -57,7 +62,7 @@ class LRSchedule:
         if now - start < ESTIMATE_AFTER * budget_s or step - s0 < MIN_PROBE_STEPS or now <= t0:
             return None
         rate = (step - s0) / (now - t0)
-        return step + int(rate * max(start + budget_s - now, 0.0))
+        return step + round(rate * max(start + budget_s - now, 0.0))
 
     def state_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "budget_steps": self.budget_steps}

@@ -217,6 +217,8 @@ class Trainer:
                 out_of_time = not self.agree(not out_of_time)  # stop together when any process is out of time
             if out_of_time and self.step < config.max_steps:
                 return "max_minutes"
+            if self.lr_schedule.finished(self.step) and self.step < config.max_steps:
+                return "budget_steps"  # linear_budget's estimated last step (a resumed run ends there too)
             if self.lr_schedule.needs_estimate(config.max_minutes):
                 self.estimate_budget()
             if config.sample_every > 0 and self.step % config.sample_every == 0:

@@ -79,26 +79,31 @@ def test_bench_prints_one_json_object_with_the_real_parameter_count():
     (["--device", "cuda:99"], "device"),
     (["--device", "nonsense"], "device"),
 ])
-def test_bad_arguments_exit_2_with_one_line(args, message):
-    proc = subprocess.run([sys.executable, "-m", "vdiff.bench", *args], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert message in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
-    assert proc.stdout == ""
+def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
+    from vdiff.bench import main
+
+    try:  # in-process: the same main() as python -m vdiff.bench (the slow test above runs that)
+        code = main(args)
+    except SystemExit as stop:  # argparse's own checks exit from parse_args
+        code = stop.code
+    out, err = capsys.readouterr()
+    assert code == 2 and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert out == ""
 
 
-def test_memory_only_reports_activation_memory_without_timing():
-    proc = subprocess.run([sys.executable, "-m", "vdiff.bench", "--preset", "smoke", "--batch", "2",
-                           "--memory-only", "--device", "cpu"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+def test_memory_only_reports_activation_memory_without_timing(capsys):
+    from vdiff.bench import main
+
+    def memory(batch: int) -> dict:
+        assert main(["--preset", "smoke", "--batch", str(batch), "--memory-only", "--device", "cpu"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    result = memory(2)
     assert result["saved_activations_mb"] > 0 and "clips_per_s" not in result
     assert result["weights_grads_adam_mb"] == pytest.approx(16 * result["params"] / 2 ** 20)
     # activations grow with the batch: twice the clips, (almost exactly) twice the memory
-    proc4 = subprocess.run([sys.executable, "-m", "vdiff.bench", "--preset", "smoke", "--batch", "4",
-                            "--memory-only", "--device", "cpu"], capture_output=True, text=True, timeout=120)
-    ratio = json.loads(proc4.stdout)["saved_activations_mb"] / result["saved_activations_mb"]
-    assert 1.8 < ratio < 2.1
+    assert 1.8 < memory(4)["saved_activations_mb"] / result["saved_activations_mb"] < 2.1
 
 
 def test_bench_samples_with_the_presets_own_options():

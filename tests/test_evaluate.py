@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -155,21 +154,20 @@ def test_a_perfect_model_scores_like_real_clips_and_a_wrong_one_does_not(data_di
 
 
 @pytest.mark.parametrize("missing", ["run", "data"])
-def test_cli_missing_run_or_data_is_one_line_exit_2(missing, data_dir, tmp_path):
+def test_cli_missing_run_or_data_is_one_line_exit_2(missing, data_dir, tmp_path, capsys):
     args = {"run": str(tmp_path), "data": str(data_dir)}
     args[missing] = str(tmp_path / "nope")
     out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "vdiff.evaluate", "--run", args["run"], "--data", args["data"],
-                           "--out", str(out)], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert proc.stderr.startswith("error:") and proc.stderr.strip().count("\n") == 0
-    assert "not found" in proc.stderr and not out.exists()
+    assert E.main(["--run", args["run"], "--data", args["data"], "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.strip().count("\n") == 0
+    assert "not found" in err and not out.exists()
 
 
-def test_cli_folder_that_is_not_a_run_is_one_line_exit_2(data_dir, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "vdiff.evaluate", "--run", str(tmp_path), "--data", str(data_dir),
-                           "--out", str(tmp_path / "r.json")], capture_output=True, text=True)
-    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "config.json" in proc.stderr
+def test_cli_folder_that_is_not_a_run_is_one_line_exit_2(data_dir, tmp_path, capsys):
+    assert E.main(["--run", str(tmp_path), "--data", str(data_dir), "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "config.json" in err
 
 
 class _FakeI3D(torch.nn.Module):
@@ -250,19 +248,24 @@ def test_reference_adapter_gives_dropped_rows_its_null_embedding_and_its_schedul
     assert torch.allclose(pipe.diffusion.alphas_cumprod, torch.cumprod(1 - betas.double(), 0).float())
 
 
-def test_reference_side_by_side_cli_refuses_missing_folders(tmp_path):
-    proc = subprocess.run([sys.executable, "benchmarks/reference_side_by_side.py", "--data", str(tmp_path / "no"),
-                           "--eval-data", str(tmp_path), "--minutes", "1", "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
-    assert "--data" in proc.stderr or "video-diffusion-pytorch" in proc.stderr
+def test_reference_side_by_side_cli_refuses_missing_folders(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import reference_side_by_side as side
+
+    code = side.main(["--data", str(tmp_path / "no"), "--eval-data", str(tmp_path), "--minutes", "1",
+                      "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--data" in err or "video-diffusion-pytorch" in err
     assert not (tmp_path / "o").exists()
 
 
-def test_ablation_cli_needs_a_budget(tmp_path):
-    proc = subprocess.run([sys.executable, "benchmarks/ablation.py", "--out", str(tmp_path / "a")],
-                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-    assert proc.returncode == 2 and "--minutes or --max-steps" in proc.stderr
+def test_ablation_cli_needs_a_budget(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ablation
+
+    assert ablation.main(["--out", str(tmp_path / "a")]) == 2
+    assert "--minutes or --max-steps" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
 
 

@@ -82,12 +82,8 @@ class Trainer:
         check_log_with(self.config.log_with)
         self.data_dir, self.out_dir = Path(data_dir), Path(out_dir)
         self.ckpt_dir = self.out_dir / CHECKPOINT_DIR
-        self.callbacks = list(callbacks)
-        self.progress_every_s = float(progress_every_s)
-        self.resume = resume
-        self.step = 0
-        self.total_steps = self.config.max_steps
-        self.nonfinite_total = 0
+        self.callbacks, self.progress_every_s, self.resume = list(callbacks), float(progress_every_s), resume
+        self.step, self.nonfinite_total, self.total_steps = 0, 0, self.config.max_steps
 
     # --- setup --------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -411,26 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.preset:
-            config = get_preset(args.preset)
-        elif args.config:
-            config = Config.from_json(args.config)
-        else:
-            config = run_config(args.out)
-            if config is None:
-                raise ValueError(f"give --preset or --config: {args.out} holds no run to resume")
+        config = (get_preset(args.preset) if args.preset else Config.from_json(args.config) if args.config
+                  else run_config(args.out))
+        if config is None:
+            raise ValueError(f"give --preset or --config: {args.out} holds no run to resume")
         if args.log_with is not None:
             config = config.replace(log_with=args.log_with)
         if args.max_steps is not None and args.max_steps < 1:
             raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
         run = train(config, args.data, args.out, max_steps=args.max_steps, max_minutes=args.max_minutes,
                     resume=True if args.resume else None)
-    except ValueError as e:
+    except (ValueError, TrainingStopped) as e:  # a user error: 2; the run stopped on its own: 1
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    except TrainingStopped as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(e, ValueError) else 1
     print(f"run folder: {run}")
     return 0
 

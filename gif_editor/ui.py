@@ -163,8 +163,12 @@ class Editor:
             self.status, self.link,
         ])
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def _ipython_display_(self) -> None:
+        # display() shows the widget with ipywidgets 8 and with Colab's 7.7.1, whose widgets have no
+        # _repr_mimebundle_ (measured: the formatter failed and the cell showed only a repr).
+        from IPython.display import display
+
+        display(self.widget)
 
     # ------------------------------------------------------------ status
     def _ok(self, message: str) -> None:

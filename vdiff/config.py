@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ class Config:
     lr_schedule: str = "constant"                  # after warm-up: "constant", or "linear_budget" (linear decay
     lr_floor: float = 0.0                          # to lr_floor x lr at the last step that fits max_steps/max_minutes)
 
-    # --- sampling defaults (vdiff.generate) ---------------------------------------------
+    # --- sampling defaults (vdiff.sampling.sampling_options) ---------------------------
     sample_steps: int = 20
     sampler: str = "ddim"                          # one of vdiff.sampling.SAMPLERS
     guidance_scale: float = 2.0

@@ -66,7 +66,7 @@ def load(source: Source, *, max_bytes: int = MAX_FILE_BYTES, max_pixels: int = M
         raise GifEditorError(f"{name} is damaged: {_short(exc.detail)}") from None
     durations = gif.durations
     if len(gif.frames) == 1 and gif.format != "GIF":
-        durations = [durations[0] or 100]
+        durations = [shown_delay_ms(durations[0])]
     return Clip(gif.frames, durations, loop=gif.loop, transparent=gif.transparent,
                 info={"format": gif.format, "name": name})
 

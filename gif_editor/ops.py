@@ -23,6 +23,8 @@ from typing import Any
 
 from PIL import Image
 
+from clipkit.gif import MIN_DELAY_MS  # browsers play delays under 20 ms as ~100 ms
+
 from .clip import Clip
 from .errors import GifEditorError
 from .watermark import POSITIONS, load_logo, logo_layer, parse_color, text_layer
@@ -39,7 +41,6 @@ SIZE_RANGE = (50, 1000)
 FACTOR_RANGE = (0.1, 3.0)
 SPEED_RANGE = (0.1, 5.0)
 FONT_RANGE = (10, 50)
-MIN_DELAY_MS = 20  # browsers play delays under 20 ms as ~100 ms
 DELAY_RANGE = (MIN_DELAY_MS, 60_000)
 
 

@@ -18,6 +18,8 @@ fi
 # papermill needs a named kernel that runs this venv's Python.
 .venv/bin/python -m ipykernel install --user --name vdiff --display-name "vdiff (venv)" >/dev/null
 
+# tests/test_colab_replica.py builds build/colab_replica once (a venv pinned like Colab's Jupyter stack,
+# torch hard-linked from .venv) and reuses it; its notebooks' setup cells pip-install from PyPI.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 set +e
 .venv/bin/python -m pytest "$@"

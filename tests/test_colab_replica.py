@@ -179,9 +179,12 @@ class Runtime:
     """One Colab runtime: a hard-linked copy of the base venv, an empty /content, a kernel spec."""
 
     def __init__(self, root: Path, stub: Path, drive: Path, log: Path) -> None:
-        self.root, self.venv, self.content = root, root / "venv", root / "content"
+        # The venv copy sits beside the base (hard links need one file system; a tmpfs /tmp would
+        # turn them into gigabytes of copies); everything else in the temporary folder.
+        self.root, self.venv, self.content = root, BASE / "runtimes" / root.name, root / "content"
+        shutil.rmtree(self.venv, ignore_errors=True)  # left over from an interrupted run
         shutil.copytree(BASE / "venv", self.venv, symlinks=True, copy_function=_link_or_copy)
-        self.content.mkdir()
+        self.content.mkdir(parents=True)
         startup = root / "ipython" / "profile_default" / "startup"
         startup.mkdir(parents=True)
         # Colab's kernel has google.colab imported before the first cell runs.
@@ -222,7 +225,8 @@ class Runtime:
         return nbformat.read(out, as_version=4)
 
     def close(self) -> None:
-        shutil.rmtree(self.root)  # the runtime is gone; only Drive stays
+        shutil.rmtree(self.venv)  # the runtime is gone; only Drive stays
+        shutil.rmtree(self.root)
 
 
 def text_of(nb: nbformat.NotebookNode) -> str:
@@ -254,6 +258,8 @@ shell = InteractiveShell.instance()
 shell.display_pub.publish = lambda data, *a, **k: shown.append(data)
 shell.display_formatter.format(ed)
 assert any("application/vnd.jupyter.widget-view+json" in d for d in shown), shown
+import google.colab  # Colab's kernel has it: Download hands the file to files.download
+assert ed.download(sys.argv[2]) is not None and ed.last_error is None, ed.last_error
 print("editor ok", ed.clip.size, Path(sys.argv[2]).stat().st_size)
 """
 
@@ -310,9 +316,12 @@ def test_notebooks_run_in_a_colab_replica(tmp_path: Path) -> None:
         """Colab's ipywidgets 7.7.1 in the runtime 04 installed into: an upload in 7's format loads, an edit saves."""
         out = subprocess.run([str(venv_python(runtime.venv)), "-c", EDITOR_WITH_IPYWIDGETS_7, str(generated[0]),
                               str(tmp_path / "edited_by_7.gif")], capture_output=True, text=True,
-                             cwd=runtime.content, env={**os.environ, "PYTHONPATH": "", "PYTHONNOUSERSITE": "1"},
-                             timeout=300)
+                             cwd=runtime.content, timeout=300,
+                             env={**os.environ, "PYTHONPATH": str(stub), "PYTHONNOUSERSITE": "1",
+                                  "COLAB_STUB_LOG": str(log)})
         assert out.returncode == 0 and "editor ok" in out.stdout, out.stdout[-2000:] + out.stderr[-3000:]
+        downloads = [json.loads(line) for line in log.read_text().splitlines() if "files.download" in line]
+        assert downloads and downloads[-1]["path"] == str((tmp_path / "edited_by_7.gif").resolve())
 
     nb = replay(4, NAMES[3], then=editor_with_ipywidgets_7, INTERACTIVE=False)
     assert (mydrive / "outputs" / "edited" / "edited.gif").stat().st_size > 0

@@ -153,11 +153,12 @@ def to_images(frames: np.ndarray) -> list[Image.Image]:
 
 
 def encode_gif(images: Sequence[Image.Image], durations: int | Sequence[float], *, loop: int | None = 0,
-               disposal: int | None = None) -> bytes:
+               disposal: int | None = None, transparency: int | None = None) -> bytes:
     """GIF bytes of ready frames (P, L or RGB) with one delay for all or one per frame (ms).
 
     ``loop`` None writes no loop block (plays once); ``disposal`` 2 clears each frame before the
-    next (needed for transparency).
+    next (needed for transparency); ``transparency`` is the see-through palette index of every frame
+    (P frames may instead carry their own in ``image.info["transparency"]``).
     """
     if not images:
         raise ValueError("no frames to write")
@@ -167,6 +168,8 @@ def encode_gif(images: Sequence[Image.Image], durations: int | Sequence[float], 
         kwargs["loop"] = loop
     if disposal is not None:
         kwargs["disposal"] = disposal
+    if transparency is not None:
+        kwargs["transparency"] = transparency
     buf = io.BytesIO()
     images[0].save(buf, format="GIF", **kwargs)
     return buf.getvalue()

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import clipkit.gif
+
 from .clip import Clip
 from .errors import GifEditorError
 
@@ -193,16 +195,10 @@ def _encode_pillow(clip: Clip, colors: int, lossy: int, transparency: bool, see_
         image = Image.fromarray(idx, "P")
         image.putpalette(entries + ([0, 0, 0] if marks else []))
         out.append(image)
-    kwargs: dict = {"save_all": True, "append_images": out[1:], "optimize": False,
-                    "duration": [int(round(d / 10.0)) * 10 for d in clip.durations]}
-    if clip.loop is not None:
-        kwargs["loop"] = clip.loop
-    if marks:
-        kwargs["transparency"] = clear
-        kwargs["disposal"] = 2 if see_through else 1
-    buf = io.BytesIO()
-    out[0].save(buf, format="GIF", **kwargs)
-    return buf.getvalue()
+    if not marks:
+        return clipkit.gif.encode_gif(out, clip.durations, loop=clip.loop)
+    return clipkit.gif.encode_gif(out, clip.durations, loop=clip.loop, transparency=clear,
+                                  disposal=2 if see_through else 1)
 
 
 # ------------------------------------------------------------------ gifsicle encoder

@@ -200,7 +200,8 @@ def optimize_main(args: argparse.Namespace) -> None:
     sets = {"generated-like 64x64x16": [generated_like(s) for s in range(args.clips)],
             "photo 160x120x24": [photographic()], "photo with pauses 160x120x34": [with_pauses(photographic())]}
     if args.run:
-        sets[f"run {Path(args.run).name} samples"] = run_samples(args.run)
+        from vdiff.hub import steps_trained
+        sets[f"run {Path(args.run).name} (step {steps_trained(args.run)}) samples"] = run_samples(args.run)
     backends = ["pillow"] + (["gifsicle"] if optimize.gifsicle_path() else [])
     results = {name: [r for i, b in enumerate(backends) for r in measure(clips, b)[(1 if i else 0):]]
                for name, clips in sets.items()}

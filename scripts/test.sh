@@ -9,10 +9,14 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements-dev.txt
 
-# Debian's Chromium drives the editor's page test (a test tool's own browser download fails offline).
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian's Chromium drives the editor's page test (a test tool's own browser download fails offline);
+# gifsicle is the GIF optimiser gif_editor uses when it is installed (its tests skip without it).
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v gifsicle >/dev/null 2>&1 || missing="$missing gifsicle"
+if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
 # papermill needs a named kernel that runs this venv's Python.

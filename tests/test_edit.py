@@ -93,13 +93,15 @@ def test_extend_keeps_the_input_frames_bit_for_bit(pipe):
                       callback=lambda i, n, x0: seen.append((i, n, x0.shape)))
     assert out.shape == (11, 20, 24, 3)
     assert np.array_equal(out[:6], clip)
-    assert len(seen) == 9 and seen[-1][:2] == (9, 9)  # 3 windows (2 new frames each) x 3 steps
-    assert [i for i, _, _ in seen] == list(range(1, 10)) and seen[0][2] == (4, 16, 16, 3)
+    assert len(seen) == 15 and seen[-1][:2] == (15, 15)  # 5 windows (3 of 4 frames known, 1 new) x 3 steps
+    assert [i for i, _, _ in seen] == list(range(1, 16)) and seen[0][2] == (4, 16, 16, 3)
     batch = np.stack([clip, squares(6, 20, 24, seed=1)])
-    both, x0s = pipe.extend(batch, ["square moving right", "square moving up"], 2, steps=2, progress=False,
-                            return_x_start=True)
-    assert both.shape == (2, 8, 20, 24, 3) and np.array_equal(both[:, :6], batch)
-    assert x0s.shape == (2, 2, 4, 16, 16, 3)
+    both, x0s = pipe.extend(batch, ["square moving right", "square moving up"], 3, context=2, steps=2,
+                            progress=False, return_x_start=True)
+    assert both.shape == (2, 9, 20, 24, 3) and np.array_equal(both[:, :6], batch)
+    assert x0s.shape == (4, 2, 4, 16, 16, 3)  # 2 windows x 2 steps, each x0 the whole window
+    with pytest.raises(ValueError, match="context"):
+        pipe.extend(clip, "square moving right", 2, context=4)
 
 
 def test_a_set_cancel_event_stops_the_edit(pipe):

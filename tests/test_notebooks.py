@@ -145,6 +145,10 @@ def test_papermill_runs_all_four_in_order(workdir: Path, kernel: str) -> None:
 
     with Image.open(workdir / "outputs" / "edited" / "edited.gif") as im:
         assert im.size[0] == 256  # the edit list resizes to width 256
+    # The model cell re-prompted 03's GIF with 02's run: same size as its input, several frames.
+    with Image.open(workdir / "outputs" / "edited" / "reprompted.gif") as im, Image.open(newest) as src:
+        assert im.size == src.size and getattr(im, "n_frames", 1) >= 2
+    assert "re-prompted:" in outputs_text(nb)
 
 
 def outputs_text(nb: nbformat.NotebookNode) -> str:

@@ -9,7 +9,6 @@ operation apply to it; "Back" returns to the GIF from before. Headless use (test
 """
 from __future__ import annotations
 
-import html
 import threading
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .clip import Clip
+from .status import StatusLine
 
 if TYPE_CHECKING:
     from .ui import Editor
@@ -27,7 +27,7 @@ MODES = (("Re-prompt", "reprompt"), ("Regenerate box / frames", "regenerate"), (
 _PREVIEW_SIDE = 160  # the x0 preview is enlarged (nearest) to about this many pixels
 
 
-class ModelPanel:
+class ModelPanel(StatusLine):
     """Run folder, prompt, mode, strength, box, frames, extend N, seed; Run / Cancel / Back."""
 
     def __init__(self, editor: "Editor", run: str = "") -> None:
@@ -78,14 +78,6 @@ class ModelPanel:
         self._on_mode({"new": self.mode.value})
 
     # ------------------------------------------------------------ state
-    def _ok(self, message: str) -> None:
-        self.last_error = None
-        self.status.value = f"<span style='color:#2a7a2a'>{html.escape(message)}</span>"
-
-    def _fail(self, message: str) -> None:
-        self.last_error = message
-        self.status.value = f"<span style='color:#b00020'>⚠ {html.escape(message)}</span>"
-
     def _on_mode(self, change) -> None:
         mode = change["new"]
         self.strength.value = self.default_strength if mode == "reprompt" else 1.0

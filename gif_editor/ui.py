@@ -25,13 +25,14 @@ from .model_panel import ModelPanel
 from .ops import DELAY_RANGE, FACTOR_RANGE, FONT_RANGE, SIZE_RANGE, SPEED_RANGE, apply, predict_size
 from .optimize import BACKENDS, COLORS_RANGE, LOSSY_RANGE, gifsicle_path, size_note
 from .settings import History, Settings, delays_text, downscale, linked_size, render_preview, uploaded_files
+from .status import StatusLine
 from .watermark import POSITIONS
 
 _WIDE = {"description_width": "110px"}
 _ORIGINAL_MAX_SIDE = 360
 
 
-class Editor:
+class Editor(StatusLine):
     """Upload or open a GIF, edit it with the controls, Preview, Download; Reset restores defaults."""
 
     def __init__(self, source=None, *, preview_max_side: int = 480, output_path: str | os.PathLike = "edited.gif"):
@@ -169,15 +170,6 @@ class Editor:
         from IPython.display import display
 
         display(self.widget)
-
-    # ------------------------------------------------------------ status
-    def _ok(self, message: str) -> None:
-        self.last_error = None
-        self.status.value = f"<span style='color:#2a7a2a'>{html.escape(message)}</span>"
-
-    def _fail(self, message: str) -> None:
-        self.last_error = message
-        self.status.value = f"<span style='color:#b00020'>⚠ {html.escape(message)}</span>"
 
     # ------------------------------------------------------------ loading
     def _on_upload(self, change) -> None:

@@ -28,6 +28,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import pytest
@@ -211,17 +212,10 @@ class Runtime:
     def run(self, name: str, out: Path, **parameters) -> nbformat.NotebookNode:
         import papermill as pm
 
-        saved = os.environ.get("JUPYTER_PATH")
-        os.environ["JUPYTER_PATH"] = str(self.root / "jupyter")
-        try:
+        with mock.patch.dict(os.environ, {"JUPYTER_PATH": str(self.root / "jupyter")}):
             pm.execute_notebook(str(REPO / "notebooks" / name), str(out), cwd=str(self.content),
                                 kernel_name=KERNEL, parameters={"SMOKE": True, **parameters},
                                 execution_timeout=600, progress_bar=False)
-        finally:
-            if saved is None:
-                os.environ.pop("JUPYTER_PATH", None)
-            else:
-                os.environ["JUPYTER_PATH"] = saved
         return nbformat.read(out, as_version=4)
 
     def close(self) -> None:

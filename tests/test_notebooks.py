@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import pytest
@@ -95,18 +96,11 @@ def run(name: str, workdir: Path, kernel: str, **parameters) -> nbformat.Noteboo
     import papermill as pm
 
     BUILD.mkdir(parents=True, exist_ok=True)
-    env_before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env_before]))
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    with mock.patch.dict(os.environ, {"PYTHONPATH": pythonpath, "HF_HUB_OFFLINE": "1"}):
         pm.execute_notebook(str(NOTEBOOK_DIR / name), str(BUILD / name), cwd=str(workdir), kernel_name=kernel,
                             parameters={"SMOKE": True, **parameters},
                             execution_timeout=300, progress_bar=False)
-    finally:
-        if env_before is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = env_before
     return nbformat.read(BUILD / name, as_version=4)
 
 

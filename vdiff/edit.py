@@ -311,7 +311,9 @@ def result_durations(durations: list[int], n_in: int, n_out: int, *, extended: b
         return list(durations) + [durations[-1]] * (n_out - n_in)
     if n_out == n_in:
         return list(durations)
-    each = max(20, int(round(sum(durations) / n_out / 10)) * 10)
+    from clipkit.gif import MIN_DELAY_MS, stored_delay_ms
+
+    each = max(MIN_DELAY_MS, stored_delay_ms(sum(durations) / n_out))
     return [each] * n_out
 
 

@@ -117,17 +117,15 @@ def _read_json(path: Path) -> dict[str, Any]:
 def steps_trained(folder: str | Path) -> int | None:
     """Optimizer steps behind a folder's weights: the newest checkpoint's step (weights are written
     with it), else the last step log.jsonl names, else what a saved folder recorded; None if unknown."""
-    from .checkpoint import CHECKPOINT_RE
+    from .checkpoint import CHECKPOINT_DIR, CHECKPOINT_RE, list_checkpoints
 
     folder = Path(folder)
     if (folder / PIPELINE_FILE).is_file():
         value = _read_json(folder / PIPELINE_FILE).get("steps_trained")
         return int(value) if value is not None else None
-    ckpt_dir = folder / "checkpoints"
-    found = [int(m.group(1)) for p in ckpt_dir.iterdir() if (m := CHECKPOINT_RE.match(p.name))] \
-        if ckpt_dir.is_dir() else []
-    if found:
-        return max(found)
+    checkpoints = list_checkpoints(folder / CHECKPOINT_DIR)  # sorted by step
+    if checkpoints:
+        return int(CHECKPOINT_RE.match(checkpoints[-1].name).group(1))
     log = folder / "log.jsonl"
     steps = []
     if log.is_file():

@@ -76,9 +76,18 @@ def _old_get_preset(tmp_path):
     return module.get_preset
 
 
+# Deliberate changes since BEFORE_BASES, each with its reason; anything else that moved is a bug.
+CHANGED_SINCE = {
+    # issue 15: `--max-minutes` governs a tiny run (the lr decays to 0 at the deadline, lr_schedule
+    # "linear_budget"); 4000 steps capped a 30-minute bf16 run on a fast CPU before its deadline.
+    "tiny": {"max_steps": 8000},
+}
+
+
 @pytest.mark.parametrize("name", ["smoke", "tiny", "bench", "moving_mnist", "msrvtt"])
 def test_presets_resolve_exactly_as_before_they_had_bases(tmp_path, name):
     old = _old_get_preset(tmp_path)(name).to_dict()
+    old.update(CHANGED_SINCE.get(name, {}))
     new = get_preset(name).to_dict()
     threshold = old.pop("threshold")
     assert {k: new[k] for k in old} == old

@@ -139,16 +139,31 @@ def test_two_process_accelerate_run_on_cpu_resumes(pairs_dir, tmp_path):
 
 
 def test_precision_follows_compute_capability_not_bf16_emulation():
-    from vdiff.env import choose_precision, env_report
+    from vdiff.env import choose_precision, cpu_has_native_bf16, env_report
 
     assert choose_precision("cuda", (8, 0)) == "bf16"   # A100
     assert choose_precision("cuda", (8, 9)) == "bf16"   # L4
     assert choose_precision("cuda", (7, 5)) == "fp16"   # T4: emulated bf16 does not count
     assert choose_precision("cuda", (7, 5), "no") == "no"
-    assert choose_precision("cpu", None, "bf16") == "no"
     report = env_report()
     if report.device == "cpu":
-        assert report.precision == "no" and report.gpu_name is None and "precision=no" in str(report)
+        expected = "bf16" if cpu_has_native_bf16() else "no"
+        assert report.precision == expected and report.gpu_name is None and f"precision={expected}" in str(report)
+
+
+def test_cpu_trains_in_bf16_only_with_native_bf16_instructions():
+    from vdiff.env import choose_precision, cpu_has_native_bf16
+
+    xeon = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_tile\n"
+    older = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
+    assert cpu_has_native_bf16(xeon) and cpu_has_native_bf16("flags : amx_bf16 avx2")
+    assert not cpu_has_native_bf16(older) and not cpu_has_native_bf16("")
+    assert choose_precision("cpu", None, "auto", native_cpu_bf16=True) == "bf16"
+    assert choose_precision("cpu", None, "auto", native_cpu_bf16=False) == "no"
+    assert choose_precision("cpu", None, "no", native_cpu_bf16=True) == "no"      # the user's fp32 wins
+    assert choose_precision("cpu", None, "fp16", native_cpu_bf16=True) == "no"    # no fp16 autocast on a CPU
+    assert choose_precision("cpu", None, "bf16", native_cpu_bf16=False) == "bf16"  # asked for: emulated
+    assert choose_precision("mps", None, "bf16") == "no"
 
 
 def test_sampling_and_bench_autocast_bf16_only_on_native_bf16_gpus(monkeypatch):
@@ -314,9 +329,29 @@ def test_linear_budget_schedule_decays_to_zero_at_max_steps_and_constant_stays(p
     assert lin[20] == pytest.approx(lr / (20 - warmup)) and lin[20] < 0.07 * lr  # one step before 0
 
 
-def test_budget_estimate_is_fixed_once_saved_and_reused_by_a_resumed_run(pairs_dir, tmp_path, monkeypatch):
+def test_budget_estimate_follows_a_machine_that_speeds_up():
+    from types import SimpleNamespace
+
+    from vdiff.lr_schedule import LRSchedule
+
+    schedule = LRSchedule(SimpleNamespace(lr_schedule="linear_budget", lr=1e-3, warmup_steps=0, lr_floor=0.0))
+    clock_s, step, estimates = 0.0, 0, []
+    while clock_s < 60:  # one minute: 0.5 s a step for 6 s (start-up, caches), then 0.25 s
+        clock_s += 0.5 if clock_s < 6 else 0.25
+        step += 1
+        if schedule.needs_estimate(1.0) and (proposal := schedule.propose(step, clock_s, 0.0, 1.0)) is not None:
+            schedule.accept(proposal)
+            estimates.append(proposal)
+    assert step == 228 and len(estimates) == 4
+    assert estimates[0] < 0.6 * step                                 # the first guess saw only the slow start
+    assert abs(schedule.budget_steps - step) < 0.1 * step             # the last one is within 10%
+    assert schedule.lr_at(step, 10_000) < 0.1 * schedule.lr            # so the lr has nearly reached 0
+
+
+def test_budget_estimate_is_refined_saved_and_reused_by_a_resumed_run(pairs_dir, tmp_path, monkeypatch):
     import vdiff.train as vt
     from vdiff.diffusion import Diffusion
+    from vdiff.lr_schedule import ESTIMATE_AT
 
     now, real = [0.0], Diffusion.training_losses
     speed = {"s_per_step": 0.5}
@@ -332,8 +367,8 @@ def test_budget_estimate_is_fixed_once_saved_and_reused_by_a_resumed_run(pairs_d
     events = [json.loads(l) for l in (full / "log.jsonl").read_text().splitlines()]
     budget = [e for e in events if e.get("event") == "lr_budget"]
     stop = [e for e in events if e.get("event") == "stop"][0]
-    assert len(budget) == 1 and stop["reason"] in ("max_minutes", "budget_steps")
-    end = budget[0]["end_step"]
+    assert len(budget) == len(ESTIMATE_AT) and stop["reason"] in ("max_minutes", "budget_steps")
+    end = budget[-1]["end_step"]
     assert stop["step"] == end == 15  # 7.5 s at 0.5 s a step: the estimate finds the deadline
     lrs = logged(full, "lr")
     assert lrs[stop["step"]] < 0.15 * config.lr and lrs[budget[0]["step"]] > 0.5 * config.lr
@@ -351,3 +386,20 @@ def test_budget_estimate_is_fixed_once_saved_and_reused_by_a_resumed_run(pairs_d
     assert [(e["step"], e["reason"]) for e in again if e.get("event") == "stop"] == [(15, "budget_steps")]
     assert logged(part, "lr") == {s: lrs[s] for s in range(9, stop["step"] + 1)}
     assert step_losses(part) == {s: step_losses(full)[s] for s in range(9, stop["step"] + 1)}
+
+
+def test_cpu_run_autocasts_in_bf16_when_asked_and_the_command_line_can_say_fp32(pairs_dir, tmp_path):
+    bf16 = main(["--preset", "smoke", "--data", str(pairs_dir), "--out", str(tmp_path / "bf16"),
+                 "--max-steps", "5", "--mixed-precision", "bf16"])
+    fp32 = main(["--preset", "smoke", "--data", str(pairs_dir), "--out", str(tmp_path / "fp32"),
+                 "--max-steps", "5", "--mixed-precision", "no"])
+    assert bf16 == fp32 == 0
+    starts = {name: [json.loads(l) for l in (tmp_path / name / "log.jsonl").read_text().splitlines()][0]
+              for name in ("bf16", "fp32")}
+    assert starts["bf16"]["precision"] == "bf16" and starts["fp32"]["precision"] == "no"
+    losses = {name: step_losses(tmp_path / name) for name in ("bf16", "fp32")}
+    first = min(losses["fp32"])
+    assert losses["bf16"][first] != losses["fp32"][first]                            # the model ran in bf16
+    assert losses["bf16"][first] == pytest.approx(losses["fp32"][first], rel=0.05)   # on the same batches
+    saved = load_checkpoint(tmp_path / "bf16" / "checkpoints" / "step_0000005.pt")
+    assert all(t.dtype == torch.float32 for t in saved["model"].values() if t.is_floating_point())

@@ -106,7 +106,12 @@ class Trainer:
         # form a (gloo) group when Accelerate is told to run on the CPU.
         cpu = self.env.device == "cpu"
         state = PartialState(cpu=cpu)
-        self.precision = self.env.precision if state.device.type == "cuda" else "no"
+        self.precision = self.env.precision if state.device.type in ("cuda", "cpu") else "no"
+        if state.num_processes == 1:
+            # Accelerate keeps one precision per process and refuses another; a notebook or the tests may
+            # train several runs in one process, each with its own. (Accelerate's own tests reset it so.)
+            from accelerate.state import AcceleratorState
+            AcceleratorState._reset_state()
         self.accelerator = acc = Accelerator(mixed_precision=self.precision, cpu=cpu, log_with=config.log_with,
                                              project_dir=str(self.out_dir))
         self.device, self.rank, self.world = acc.device, acc.process_index, acc.num_processes
@@ -290,13 +295,13 @@ class Trainer:
         return finite, grad_norm
 
     def estimate_budget(self) -> None:
-        """``linear_budget`` with ``max_minutes``: fix the last step from the steps/s so far (main decides)."""
+        """``linear_budget`` with ``max_minutes``: (re)fix the last step from the steps/s so far (main decides)."""
         proposal = self.lr_schedule.propose(self.step, clock(), self.start_time, self.config.max_minutes)
         if self.world > 1:  # every process takes the main process's estimate
             from accelerate.utils import broadcast_object_list
             proposal = broadcast_object_list([proposal], from_process=0)[0]
         if proposal is not None:
-            self.lr_schedule.budget_steps = proposal
+            self.lr_schedule.accept(proposal)
             self.total_steps = self.lr_schedule.end_step(self.config.max_steps)
             self.bar.total = self.total_steps
             self.log({"event": "lr_budget", "step": self.step, "end_step": self.total_steps,
@@ -399,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--log-with", choices=("tensorboard", "wandb"), default=None,
                    help="also log to TensorBoard (RUN_DIR/tensorboard) or Weights & Biases")
+    p.add_argument("--mixed-precision", choices=("auto", "no", "bf16", "fp16"), default=None,
+                   help="autocast precision (default: the config's, auto: bf16 on GPUs of compute capability "
+                        ">= 8.0 and on CPUs with native bf16, fp16 on older GPUs, else fp32)")
     p.add_argument("--resume", action="store_true",
                    help="require a checkpoint in RUN_DIR to resume from (without it: resume when there is one)")
     return p
@@ -413,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"give --preset or --config: {args.out} holds no run to resume")
         if args.log_with is not None:
             config = config.replace(log_with=args.log_with)
+        if args.mixed_precision is not None:
+            config = config.replace(mixed_precision=args.mixed_precision)
         if args.max_steps is not None and args.max_steps < 1:
             raise ValueError(f"--max-steps must be >= 1, got {args.max_steps}")
         run = train(config, args.data, args.out, max_steps=args.max_steps, max_minutes=args.max_minutes,

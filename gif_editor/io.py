@@ -16,6 +16,7 @@ from PIL import Image
 from clipkit.atomic import atomic_write
 import clipkit.gif
 from clipkit.gif import GifReadError, read_gif, shown_delay_ms
+from clipkit.mp4 import write_mp4
 
 from .clip import Clip
 from .errors import GifEditorError
@@ -148,27 +149,14 @@ def _mp4_timeline(durations: list[int], max_fps: int = 50) -> tuple[int, list[in
 
 
 def encode_mp4(clip: Clip, background: tuple[int, int, int] = (255, 255, 255)) -> bytes:
-    """H.264 MP4 bytes (yuv420p, so sides are padded to even); transparency becomes `background`."""
-    import imageio_ffmpeg
-
-    w, h = clip.size
-    even_w, even_h = w + w % 2, h + h % 2
+    """H.264 MP4 bytes (``clipkit.mp4.write_mp4``); transparency becomes `background`."""
     fps, repeats = _mp4_timeline(clip.durations)
-    fd, tmp = tempfile.mkstemp(suffix=".mp4")
-    os.close(fd)
-    try:
-        writer = imageio_ffmpeg.write_frames(
-            tmp, (even_w, even_h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-            macro_block_size=1, quality=None, bitrate=None, output_params=["-crf", "20"], ffmpeg_log_level="error",
-        )
-        writer.send(None)
-        for frame, repeat in zip(clip.frames, repeats):
-            canvas = Image.new("RGBA", (even_w, even_h), background + (255,))
+
+    def flattened():
+        for frame in clip.frames:
+            canvas = Image.new("RGBA", clip.size, background + (255,))
             canvas.alpha_composite(frame)
-            raw = np.ascontiguousarray(np.asarray(canvas.convert("RGB")))
-            for _ in range(repeat):
-                writer.send(raw)
-        writer.close()
-        return Path(tmp).read_bytes()
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+            yield np.asarray(canvas.convert("RGB"))
+
+    with tempfile.TemporaryDirectory() as folder:
+        return write_mp4(flattened(), Path(folder) / "clip.mp4", fps, repeats).read_bytes()

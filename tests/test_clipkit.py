@@ -73,3 +73,23 @@ def test_manifest_reader_skips_or_names_a_damaged_line(tmp_path):
     with pytest.raises(ValueError, match="manifest.jsonl:2"):
         manifest_rows(tmp_path, strict=True)
     assert manifest_rows(tmp_path / "nowhere") == []
+
+
+def test_mp4_writer_repeats_frames_pads_odd_sides_with_the_edge_and_refuses_floats(tmp_path):
+    import imageio.v3 as iio
+
+    from clipkit.mp4 import write_mp4
+
+    red, blue = np.zeros((15, 17, 3), np.uint8), np.zeros((15, 17, 3), np.uint8)
+    red[..., 0], blue[..., 2] = 220, 220
+    red[:, -1] = (0, 220, 0)  # a green last column: the padded column repeats it
+    path = write_mp4(iter([red, blue]), tmp_path / "clip.mp4", fps=10, repeats=[3, 1])
+    frames = np.stack(list(iio.imiter(path))).astype(int)
+    assert frames.shape == (4, 16, 18, 3)
+    assert [int(f[..., 0].mean() > 100) for f in frames[:, :, :8]] == [1, 1, 1, 0]  # red x3, then blue
+    assert frames[0, 4:12, -1, 1].mean() > 150 and frames[0, 4:12, -1, 0].mean() < 60  # edge, not black
+    with pytest.raises(ValueError, match="uint8"):
+        write_mp4([red.astype(np.float32)], tmp_path / "bad.mp4", fps=10)
+    with pytest.raises(ValueError, match="frame 1"):
+        write_mp4([red, red[:8]], tmp_path / "bad.mp4", fps=10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no half-written file left

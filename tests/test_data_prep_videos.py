@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-import imageio_ffmpeg
+import clipkit.mp4
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
@@ -25,13 +25,7 @@ def _no_cache(tmp_path, monkeypatch):
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: float = 25) -> Path:
-    writer = imageio_ffmpeg.write_frames(str(path), (frames.shape[2], frames.shape[1]), fps=fps,
-                                         macro_block_size=1, ffmpeg_log_level="error")
-    writer.send(None)
-    for f in frames:
-        writer.send(np.ascontiguousarray(f).tobytes())
-    writer.close()
-    return path
+    return clipkit.mp4.write_mp4(frames, path, fps)
 
 
 def solid_video(path: Path, colour, seconds: float = 2, size=(320, 240)) -> Path:

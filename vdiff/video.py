@@ -2,7 +2,7 @@
 
 Clips on disk and in notebooks are uint8 numpy arrays shaped [F, H, W, C] (C = 3, or 1 for
 grey); model tensors are float [B, C, F, H, W] in [-1, 1]. ``to_uint8`` is the only bridge. The
-GIF reader and writer, grids and contact sheets are clipkit's (torch-free, shared with data_prep
+GIF reader and writer, the MP4 writer, grids and contact sheets are clipkit's (torch-free, shared with data_prep
 and gif_editor); this module names them for vdiff's callers.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from clipkit.atomic import atomic_write
 from clipkit.gif import MAX_GIF_PIXELS, GifReadError, as_frames, read_gif_array
 from clipkit.gif import write_gif as save_gif
+from clipkit.mp4 import write_mp4
 from clipkit.sheet import contact_sheet, gif_grid
 
 __all__ = ["to_uint8", "save_gif", "load_gif", "save_mp4", "gif_grid", "contact_sheet"]
@@ -44,22 +44,6 @@ def load_gif(path: str | Path, max_pixels: int = MAX_GIF_PIXELS) -> np.ndarray:
 
 
 def save_mp4(frames: np.ndarray, path: str | Path, fps: float = 8) -> Path:
-    """Save a uint8 clip [F, H, W, C] as H.264 MP4 through imageio-ffmpeg."""
-    import imageio.v2 as imageio
-
+    """Save a uint8 clip [F, H, W, C] as H.264 MP4 (``clipkit.mp4.write_mp4``; grey becomes RGB)."""
     arr = as_frames(frames)
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    # yuv420p needs even sides: pad by repeating the edge rather than letting ffmpeg rescale.
-    pad_h, pad_w = arr.shape[1] % 2, arr.shape[2] % 2
-    if pad_h or pad_w:
-        arr = np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-
-    def write(tmp: str) -> None:
-        with imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                                pixelformat="yuv420p", macro_block_size=1,
-                                ffmpeg_log_level="error") as writer:
-            for frame in arr:
-                writer.append_data(frame)
-
-    return atomic_write(path, write, suffix=".tmp.mp4")  # ffmpeg picks the container from the name
+    return write_mp4(np.repeat(arr, 3, axis=-1) if arr.shape[-1] == 1 else arr, path, fps)

@@ -26,7 +26,6 @@ Writes ablation.json (every report) and ablation.md (one table) into --out, and 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -78,6 +77,7 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
     from vdiff.config import get_preset
     from vdiff.evaluate import evaluate
     from vdiff.generate import load_pipeline
+    from vdiff.hub import steps_trained
     from vdiff.train import train
 
     rows: dict[str, dict] = {}
@@ -107,12 +107,6 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
         if on_row is not None:
             on_row(rows)
     return rows
-
-
-def steps_trained(run: Path) -> int | None:
-    """The step a run stopped at: its log.jsonl's last "stop" event (None when it has none)."""
-    log = [json.loads(line) for line in (Path(run) / "log.jsonl").read_text().splitlines() if line.strip()]
-    return next((r.get("step") for r in reversed(log) if r.get("event") == "stop"), None)
 
 
 def markdown_table(rows: dict[str, dict], budget: str, first_column: str = "variant") -> str:

@@ -122,11 +122,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from safetensors.torch import save_model
 
-    from ablation import markdown_table, steps_trained  # benchmarks/ is on sys.path when run as a script
+    from ablation import markdown_table  # benchmarks/ is on sys.path when run as a script
     from clipkit.atomic import atomic_write
     from vdiff.config import get_preset
     from vdiff.evaluate import evaluate, write_report
     from vdiff.generate import load_pipeline
+    from vdiff.hub import steps_trained
     from vdiff.text import load_text_encoder
 
     out = Path(args.out)

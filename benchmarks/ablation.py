@@ -6,7 +6,8 @@
 Trained variants (each gets the same --minutes of wall clock, or the same --max-steps):
   full            everything on: the digit recipe (presets.json "_digits": grey, v-prediction,
                   timestep shift 4, caption whitening, x0 clipping), AdaGN with separate time/text MLPs,
-                  the caption LayerNorm, EMA warm-up, perceptual loss at
+                  the caption LayerNorm, EMA warm-up, the lr decaying to zero at the budget, automatic
+                  precision (bf16 on GPUs and CPUs that have it), perceptual loss at
                   --perceptual-weight (0 leaves it off; then skip no_perceptual, it would equal full)
   adagn_concat    one MLP on [time, text] (the reference's FiLM) instead of separate MLPs
   no_perceptual   perceptual_weight = 0
@@ -17,10 +18,15 @@ Trained variants (each gets the same --minutes of wall clock, or the same --max-
   min_snr         min-SNR-5 loss weighting added (the recipe before the shift; for v it starves the
                   noisiest steps, docs/diffusion.md)
   no_text_norm    the caption MLP without its LayerNorm
+  constant_lr     a constant lr after warm-up instead of the linear decay to zero at the budget
+  fp32            fp32 instead of bf16 autocast (equals full where the machine has no bf16)
 Sampling variants (the "full" run's weights, sampled differently):
   static_threshold  clip x0 to [-1, 1]            (the digit presets' own choice: then equal to full)
   dynamic_threshold Imagen's dynamic thresholding at p = 0.995 (msrvtt's own choice)
   ddpm_1000         1000-step (config.timesteps) ancestral DDPM instead of 20-step DDIM
+  dpmpp_10          10-step DPM-Solver++ instead of 20-step DDIM
+  guidance_4        classifier-free guidance 4 instead of the config's scale
+  online_weights    the online weights instead of the EMA
 Writes ablation.json (every report) and ablation.md (one table) into --out, and prints the table.
 """
 from __future__ import annotations
@@ -34,8 +40,8 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
 TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed", "epsilon", "no_text_whitening",
-           "no_timestep_shift", "min_snr", "no_text_norm")
-SAMPLED = ("static_threshold", "dynamic_threshold", "ddpm_1000")
+           "no_timestep_shift", "min_snr", "no_text_norm", "constant_lr", "fp32")
+SAMPLED = ("static_threshold", "dynamic_threshold", "ddpm_1000", "dpmpp_10", "guidance_4", "online_weights")
 COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "frame_digit_consistency", "temporal_consistency",
            "flicker")
 
@@ -45,12 +51,13 @@ def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: floa
     from vdiff.config import preset_fields
 
     full = {**preset_fields("_digits"), "adagn": "separate", "perceptual_weight": perceptual_weight,
-            "text_norm": True, "snr_gamma": None}
+            "text_norm": True, "snr_gamma": None, "lr_schedule": "linear_budget", "mixed_precision": "auto"}
     changes = {"full": {}, "adagn_concat": {"adagn": "concat"}, "no_perceptual": {"perceptual_weight": 0.0},
                "ema_fixed": {"ema_decay_min": ema_fixed_decay, "ema_decay_max": ema_fixed_decay},
                "epsilon": {"prediction_type": "epsilon"}, "no_text_whitening": {"text_whitening": False},
                "no_timestep_shift": {"timestep_shift": 1.0}, "min_snr": {"snr_gamma": 5.0},
-               "no_text_norm": {"text_norm": False}}
+               "no_text_norm": {"text_norm": False}, "constant_lr": {"lr_schedule": "constant"},
+               "fp32": {"mixed_precision": "no"}}
     return {**full, **changes[name]}
 
 
@@ -62,6 +69,10 @@ def sampling_settings(name: str, config, steps: int) -> dict:
         return {"steps": steps, "sampler": "ddim", "x0_clip": "dynamic", "x0_clip_quantile": 0.995}
     if name == "ddpm_1000":  # x0 clipping as the run's config says
         return {"steps": config.timesteps, "sampler": "ddpm"}
+    if name == "dpmpp_10":
+        return {"steps": 10, "sampler": "dpm++"}
+    if name == "guidance_4":
+        return {"steps": steps, "sampler": "ddim", "guidance": 4.0}
     return {"steps": steps, "sampler": "ddim"}
 
 
@@ -96,11 +107,13 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
     pipe, loaded_from = None, None
     for variant, source in evaluations:
         run, config, train_s = trained[source]
-        if source != loaded_from:  # the sampling variants of "full", one after another, share one load
-            pipe, loaded_from = load_pipeline(run), source
+        weights = (source, variant != "online_weights")
+        if weights != loaded_from:  # the sampling variants of "full", one after another, share one load
+            pipe, loaded_from = load_pipeline(run, use_ema=weights[1]), weights
         t1 = time.perf_counter()
         report = evaluate(run, data_dir, num_per_prompt=num_per_prompt, max_prompts=max_prompts, seed=seed,
-                          pipeline=pipe, progress=False, **sampling_settings(variant, config, steps))
+                          pipeline=pipe, use_ema=weights[1], progress=False,
+                          **sampling_settings(variant, config, steps))
         rows[variant] = {"run": str(run), "overrides": variant_overrides(source, perceptual_weight, ema_fixed_decay),
                          "train_steps": steps_trained(run), "train_s": round(train_s, 1),
                          "sample_eval_s": round(time.perf_counter() - t1, 1), "report": report}

@@ -197,13 +197,16 @@ def test_ablation_variants_switch_off_one_improvement_each():
         changed = ablation.variant_overrides(name, 0.1, 0.9999)
         diff = {k for k in set(full) | set(changed) if full.get(k) != changed.get(k)}
         assert diff and diff <= {"adagn", "perceptual_weight", "ema_decay_min", "ema_decay_max", "prediction_type",
-                                 "snr_gamma", "text_norm", "text_whitening", "timestep_shift"}, name
+                                 "snr_gamma", "text_norm", "text_whitening", "timestep_shift", "lr_schedule",
+                                 "mixed_precision"}, name
         assert len({k.split("_")[0] for k in diff}) == 1, name  # one improvement at a time
     from vdiff.config import get_preset
     cfg = get_preset("smoke")
     assert ablation.sampling_settings("ddpm_1000", cfg, 20) == {"steps": cfg.timesteps, "sampler": "ddpm"}
     assert ablation.sampling_settings("static_threshold", cfg, 20)["x0_clip"] == "static"
     assert ablation.sampling_settings("dynamic_threshold", cfg, 20)["x0_clip"] == "dynamic"
+    assert ablation.sampling_settings("dpmpp_10", cfg, 20) == {"steps": 10, "sampler": "dpm++"}
+    assert ablation.sampling_settings("guidance_4", cfg, 20)["guidance"] == 4.0
 
 
 def test_ablation_evaluates_trained_variants_first_and_hands_over_every_row(data_dir, tmp_path):
@@ -212,12 +215,16 @@ def test_ablation_evaluates_trained_variants_first_and_hands_over_every_row(data
 
     seen: list[list[str]] = []
     rows = ablation.run_ablation("smoke", data_dir, tmp_path, minutes=None, max_steps=2,
-                                 variants=["static_threshold", "epsilon", "full"], num_per_prompt=1, max_prompts=2,
+                                 variants=["static_threshold", "online_weights", "epsilon", "full"], num_per_prompt=1,
+                                 max_prompts=2,
                                  steps=2, perceptual_weight=0.0, ema_fixed_decay=0.9999,
                                  on_row=lambda r: seen.append(list(r)))
     # the slow sampling variants of "full" come after every trained one, and each row is handed over at once
-    assert seen == [["full"], ["full", "epsilon"], ["full", "epsilon", "static_threshold"]]
+    assert seen == [["full"], ["full", "epsilon"], ["full", "epsilon", "static_threshold"],
+                    ["full", "epsilon", "static_threshold", "online_weights"]]
     assert rows["static_threshold"]["run"] == rows["full"]["run"] != rows["epsilon"]["run"]
+    assert rows["online_weights"]["report"]["settings"]["use_ema"] is False
+    assert rows["static_threshold"]["report"]["settings"]["use_ema"] is True
     assert rows["epsilon"]["overrides"]["prediction_type"] == "epsilon"
     assert all(row["train_steps"] == 2 for row in rows.values())
 

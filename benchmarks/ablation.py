@@ -107,12 +107,12 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
     pipe, loaded_from = None, None
     for variant, source in evaluations:
         run, config, train_s = trained[source]
-        weights = (source, variant != "online_weights")
-        if weights != loaded_from:  # the sampling variants of "full", one after another, share one load
-            pipe, loaded_from = load_pipeline(run, use_ema=weights[1]), weights
+        use_ema = variant != "online_weights"
+        if (source, use_ema) != loaded_from:  # the sampling variants of "full", one after another, share a load
+            pipe, loaded_from = load_pipeline(run, use_ema=use_ema), (source, use_ema)
         t1 = time.perf_counter()
         report = evaluate(run, data_dir, num_per_prompt=num_per_prompt, max_prompts=max_prompts, seed=seed,
-                          pipeline=pipe, use_ema=weights[1], progress=False,
+                          pipeline=pipe, use_ema=use_ema, progress=False,
                           **sampling_settings(variant, config, steps))
         rows[variant] = {"run": str(run), "overrides": variant_overrides(source, perceptual_weight, ema_fixed_decay),
                          "train_steps": steps_trained(run), "train_s": round(train_s, 1),

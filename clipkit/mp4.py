@@ -48,4 +48,3 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float,
             writer.close()
 
     return atomic_write(path, write, suffix=".tmp.mp4")  # ffmpeg picks the container from the name
-

@@ -106,7 +106,7 @@ class Trainer:
         # form a (gloo) group when Accelerate is told to run on the CPU.
         cpu = self.env.device == "cpu"
         state = PartialState(cpu=cpu)
-        self.precision = self.env.precision if state.device.type in ("cuda", "cpu") else "no"
+        self.precision = self.env.precision  # vdiff.env.choose_precision's rule for this device ("no" on MPS)
         if state.num_processes == 1:
             # Accelerate keeps one precision per process and refuses another; a notebook or the tests may
             # train several runs in one process, each with its own. (Accelerate's own tests reset it so.)

@@ -374,3 +374,55 @@ def test_guidance_duplicates_caption_tokens_and_mask(cfg):
     tokens, mask = torch.randn(2, 5, TEXT_DIM), torch.ones(2, 5, dtype=torch.bool)
     d.sample(TokenModel(), torch.randn(2, TEXT_DIM), text_tokens=tokens, text_mask=mask, steps=2, progress=False)
     assert seen == [((4, 5, TEXT_DIM), (4, 5), [False, False, True, True])] * 2
+
+
+# --- self-conditioning ----------------------------------------------------------------------------
+
+class SelfCondRecorder(DummyDenoiser):
+    """DummyDenoiser that also reads ``x_self_cond`` and records it, with whether gradients were on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[torch.Tensor | None, bool]] = []
+
+    def forward(self, x, timesteps, text_emb, drop_mask=None, text_tokens=None, text_mask=None, x_self_cond=None):
+        self.seen.append((None if x_self_cond is None else x_self_cond.detach().clone(), torch.is_grad_enabled()))
+        out = super().forward(x, timesteps, text_emb, drop_mask, text_tokens, text_mask)
+        return out if x_self_cond is None else out + 0.5 * x_self_cond
+
+
+def test_self_conditioned_training_feeds_the_chosen_rows_their_own_estimate(cfg):
+    cfg = cfg.replace(self_condition=True, prediction_type="v_prediction")
+    d, model = Diffusion(cfg), SelfCondRecorder()
+    x0, emb = _clip(b=3), torch.randn(3, TEXT_DIM)
+    t, noise = torch.tensor([10, 50, 90]), torch.randn(3, 3, 4, 16, 16)
+    rows = torch.tensor([True, False, True])
+    loss = d.training_losses(model, x0, emb, t=t, noise=noise, self_cond=rows)["loss"]
+    (first, first_grad), (second, second_grad) = model.seen
+    assert model.calls == [2, 3] and first is None and not first_grad and second_grad
+    x_t = d.add_noise(x0, noise, t)
+    with torch.no_grad():
+        estimate = d.predict_x_start(x_t[rows], t[rows], DummyDenoiser.forward(model, x_t[rows], t[rows], emb[rows]))
+    torch.testing.assert_close(second[rows], estimate.clamp(-1, 1))
+    assert torch.equal(second[1], torch.zeros_like(second[1]))
+    loss.backward()  # the estimate carries no graph: only the second call is trained
+    model.seen.clear(), model.calls.clear()
+    d.training_losses(model, x0, emb, t=t, noise=noise, self_cond=torch.zeros(3, dtype=torch.bool))
+    assert model.calls == [3] and torch.equal(model.seen[0][0], torch.zeros_like(x0))
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpm++"])
+def test_self_conditioned_sampling_hands_each_step_the_previous_x0(cfg, sampler):
+    d, model = Diffusion(cfg.replace(self_condition=True)), SelfCondRecorder()
+    _, per_step = d.sample(model, torch.randn(2, TEXT_DIM), sampler=sampler, steps=4, guidance_scale=2.0,
+                           x_start_every_step=True, progress=False, generator=0)
+    estimates = [seen for seen, _ in model.seen]
+    assert estimates[0] is None and len(estimates) == 4
+    for k in range(1, 4):  # both guidance halves read the same (guided, clipped) estimate
+        cond, uncond = estimates[k].chunk(2)
+        torch.testing.assert_close(cond, per_step[k - 1])
+        torch.testing.assert_close(uncond, per_step[k - 1])
+    model.seen.clear()
+    d_plain = Diffusion(cfg)  # a model without the option is never handed an estimate
+    d_plain.sample(model, torch.randn(2, TEXT_DIM), steps=3, progress=False, generator=0)
+    assert all(seen is None for seen, _ in model.seen)

@@ -279,6 +279,21 @@ def test_out_of_memory_halves_the_micro_batch_and_keeps_the_effective_batch(pair
     assert resumed[0]["micro_batch"] == 1 and seen == [1] * 8
 
 
+def test_self_conditioned_steps_draw_their_rows_with_the_step_and_keep_them_when_split(pairs_dir, tmp_path,
+                                                                                       monkeypatch):
+    # Which clips get the model's own estimate is drawn with the step's clips and noise, so a step
+    # split into micro-batches (after out-of-memory) trains on the same estimates.
+    config = fast(self_condition=True, grad_accum=2)
+    reference = step_losses(train(config, pairs_dir, tmp_path / "ref", max_steps=3))
+    oom_above(monkeypatch, 1, [])
+    split = step_losses(train(config, pairs_dir, tmp_path / "split", max_steps=3))
+    assert sorted(split) == [1, 2, 3]
+    for s in split:
+        assert split[s] == pytest.approx(reference[s], rel=1e-5)
+    with pytest.raises(ValueError, match="self_condition"):  # the estimate channels are part of the weights
+        train(fast(grad_accum=2), pairs_dir, tmp_path / "ref", max_steps=4)
+
+
 def test_out_of_memory_with_a_fixed_micro_batch_stops_with_what_to_change(pairs_dir, tmp_path, monkeypatch):
     oom_above(monkeypatch, 2, [])
     with pytest.raises(TrainingStopped, match=r"micro-batches of 4 clips: set micro_batch to \"auto\" or a smaller"):

@@ -193,6 +193,46 @@ def test_spatial_attention_only_at_configured_resolutions():
     assert not any(isinstance(m, SpatialAttention) for m in without.modules())
 
 
+def test_space_time_attention_lets_each_frame_read_the_other_frames_pixels():
+    # Per-frame spatial attention never mixes frames; the space-time form attends over all of a clip's
+    # pixels, so a digit drawn in one frame can be read where another frame draws it (it moves).
+    from vdiff.blocks import SpatialAttention
+    block = perturbed(SpatialAttention(16, heads=2, head_dim=8))
+    frames = 4
+    x = torch.randn(2 * frames, 16, 4, 4)
+    nudged = x.clone()
+    nudged[1, :, 3, 3] += torch.randn(16)  # clip 0, frame 1, one corner pixel (not a constant: LayerNorm removes it)
+    for f, changes_frame_0 in ((1, False), (frames, True)):
+        out, out_nudged = block(x, f), block(nudged, f)
+        assert torch.allclose(out[frames:], out_nudged[frames:], atol=1e-6)  # the other clip is untouched
+        assert (not torch.allclose(out[0], out_nudged[0], atol=1e-5)) == changes_frame_0
+
+
+def test_space_time_attention_is_a_model_switch_without_new_weights():
+    per_frame = perturbed(UNet3D(tiny_config(), TEXT_DIM))
+    joint = UNet3D(tiny_config(space_time_attention=True), TEXT_DIM)
+    joint.load_state_dict(per_frame.state_dict())
+    x, t, text = inputs(tiny_config())
+    assert not torch.allclose(per_frame(x, t, text), joint(x, t, text), atol=1e-5)
+
+
+def test_self_condition_reads_the_estimate_and_none_means_zeros():
+    config = tiny_config(self_condition=True)
+    model = perturbed(UNet3D(config, TEXT_DIM))
+    assert model.init_conv.in_channels == 2 * config.channels
+    x, t, text = inputs(config)
+    estimate = torch.rand_like(x) * 2 - 1
+    plain = model(x, t, text)
+    assert torch.allclose(plain, model(x, t, text, x_self_cond=torch.zeros_like(x)), atol=1e-6)
+    assert not torch.allclose(plain, model(x, t, text, x_self_cond=estimate), atol=1e-4)
+    with pytest.raises(ValueError, match="x_self_cond"):
+        model(x, t, text, x_self_cond=estimate[:, :, :2])
+    # without the option the model has no estimate channels and ignores the argument
+    other = UNet3D(tiny_config(), TEXT_DIM)
+    assert other.init_conv.in_channels == config.channels
+    assert torch.equal(other(x, t, text), other(x, t, text, x_self_cond=estimate))
+
+
 @pytest.mark.parametrize("make_bad, message", [
     (lambda x, t, c: (x[0], t, c), "5D"),
     (lambda x, t, c: (x[:, :1], t, c), "channels"),

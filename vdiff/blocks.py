@@ -157,7 +157,8 @@ class TemporalConv(nn.Module):
 
 
 class SpatialAttention(nn.Module):
-    """Self-attention over the pixels of each frame (used only at low resolutions)."""
+    """Self-attention over the pixels of each frame (used only at low resolutions); with
+    ``frames`` > 1 in ``forward``, over all pixels of all frames of a clip at once (space-time)."""
 
     def __init__(self, channels: int, heads: int = 4, head_dim: int = 32) -> None:
         super().__init__()
@@ -167,14 +168,14 @@ class SpatialAttention(nn.Module):
         self.to_qkv = nn.Linear(channels, 3 * inner, bias=False)
         self.to_out = zero_init(nn.Linear(inner, channels))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, frames: int = 1) -> torch.Tensor:
         _, _, height, width = x.shape
-        seq = rearrange(x, "n c h w -> n (h w) c")
+        seq = rearrange(x, "(n f) c h w -> n (f h w) c", f=frames)
         q, k, v = rearrange(self.to_qkv(self.norm(seq)), "n s (three hd d) -> three n hd s d",
                             three=3, hd=self.heads)
         out = rearrange(attention(q, k, v), "n hd s d -> n s (hd d)")
         seq = seq + self.to_out(out)
-        return rearrange(seq, "n (h w) c -> n c h w", h=height, w=width)
+        return rearrange(seq, "n (f h w) c -> (n f) c h w", f=frames, h=height, w=width)
 
 
 class CrossAttention(nn.Module):

@@ -20,7 +20,7 @@ PRESETS_FILE = Path(__file__).with_name("presets.json")
 MODEL_SHAPE_FIELDS = (
     "image_size", "num_frames", "channels", "dim", "dim_mults", "num_res_blocks",
     "attn_resolutions", "attn_heads", "attn_head_dim", "temporal_attention", "cross_attention",
-    "adagn", "text_norm", "text_whitening", "text_encoder", "max_text_len", "prediction_type",
+    "space_time_attention", "self_condition", "adagn", "text_norm", "text_whitening", "text_encoder", "max_text_len", "prediction_type",
 )
 
 
@@ -40,6 +40,8 @@ class Config:
     attn_head_dim: int = 32
     temporal_attention: bool = True                # temporal attention at every resolution
     cross_attention: bool = False                  # cross-attention to caption tokens
+    space_time_attention: bool = False             # at attn_resolutions: attend over all frames' pixels at once
+    self_condition: bool = False                   # feed the model its own previous x0 estimate (Chen et al. 2022)
     adagn: str = "separate"                        # "separate": time MLP * time_scale + text MLP (ours)
                                                    # "concat": one MLP on [time, text] (reference FiLM)
     text_norm: bool = True                         # LayerNorm on the pooled caption before its MLP

@@ -177,6 +177,7 @@ class Diffusion:
         *,
         t: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
+        self_cond: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Noise loss + perceptual_weight * perceptual loss for a batch of clean clips in [-1, 1].
 
@@ -185,6 +186,11 @@ class Diffusion:
         epsilon error grows like sqrt((1 - alpha_bar) / alpha_bar), so at large t the predicted
         x0 is a blur whose (huge) VGG distance would drown the noise loss; times alpha_bar it
         stays bounded and counts where x0 can actually be sharp (small t).
+
+        With ``config.self_condition``, the rows where ``self_cond`` [B] (bool; default: a fair coin
+        each from the global RNG) is True first get the model's own x0 estimate, made without
+        gradients, as their ``x_self_cond``; the other rows get zeros (Chen et al. 2022, "Analog Bits"),
+        so the model learns both to start and to refine.
         """
         if x0.ndim != 5:
             raise ValueError(f"x0 must be [B, C, F, H, W], got shape {tuple(x0.shape)}")
@@ -194,7 +200,13 @@ class Diffusion:
         if noise is None:
             noise = torch.randn_like(x0)
         x_t = self.add_noise(x0, noise, t)
-        output = model(x_t, t, text_emb, drop_mask=drop_mask, text_tokens=text_tokens, text_mask=text_mask)
+        extra = {}  # only a self-conditioned model is handed x_self_cond (wrapped reference models take none)
+        if self.config.self_condition:
+            if self_cond is None:
+                self_cond = torch.rand(b, device=x0.device) < 0.5
+            extra["x_self_cond"] = self._self_estimate(model, x_t, t, text_emb, drop_mask, text_tokens, text_mask,
+                                                       self_cond.bool().to(x0.device))
+        output = model(x_t, t, text_emb, drop_mask=drop_mask, text_tokens=text_tokens, text_mask=text_mask, **extra)
         output = output.float()
         target = noise if self.prediction_type == "epsilon" else self.velocity(x0, noise, t)
         err = output - target.float()
@@ -215,6 +227,20 @@ class Diffusion:
             perceptual_loss = per_sample_perc.mean()
             loss = noise_loss + self.config.perceptual_weight * perceptual_loss
         return {"loss": loss, "noise_loss": noise_loss.detach(), "perceptual_loss": perceptual_loss.detach()}
+
+    @torch.no_grad()
+    def _self_estimate(self, model, x_t, t, text_emb, drop_mask, text_tokens, text_mask,
+                       rows: torch.Tensor) -> torch.Tensor:
+        """The model's x0 estimate (clipped to [-1, 1]) for ``rows`` of the batch, zeros elsewhere;
+        only those rows go through the model, so self-conditioning half the batch costs half a forward."""
+        estimate = torch.zeros_like(x_t)
+        if not rows.any():
+            return estimate
+        pick = (lambda v: None if v is None else v[rows])
+        out = model(x_t[rows], t[rows], text_emb[rows], drop_mask=pick(drop_mask), text_tokens=pick(text_tokens),
+                    text_mask=pick(text_mask)).float()
+        estimate[rows] = self.predict_x_start(x_t[rows].float(), t[rows], out).clamp(-1.0, 1.0).to(x_t.dtype)
+        return estimate
 
     # --- sampling ---------------------------------------------------------------------------
     def make_scheduler(self, sampler: str = "ddim", steps: int = 20):
@@ -250,23 +276,27 @@ class Diffusion:
         guidance_scale: float,
         text_tokens: torch.Tensor | None = None,
         text_mask: torch.Tensor | None = None,
+        x_self_cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Classifier-free guided model output: uncond + g * (cond - uncond), in one forward pass.
 
         The cond and uncond rows go through the model as one batch of 2B (``drop_mask`` True on
         the uncond half). At g = 1 the result is the conditional output, so the uncond half is
-        skipped; at g = 0 only the uncond half runs.
+        skipped; at g = 0 only the uncond half runs. ``x_self_cond``: the previous step's (guided) x0
+        estimate for a self-conditioned model, the same for both halves.
         """
         b = x.shape[0]
+        extra = {} if x_self_cond is None else {"x_self_cond": x_self_cond}
         if guidance_scale == 1.0:
-            return model(x, t, text_emb, drop_mask=None, text_tokens=text_tokens, text_mask=text_mask).float()
+            return model(x, t, text_emb, drop_mask=None, text_tokens=text_tokens, text_mask=text_mask, **extra).float()
         if guidance_scale == 0.0:
             drop = torch.ones(b, dtype=torch.bool, device=x.device)
-            return model(x, t, text_emb, drop_mask=drop, text_tokens=text_tokens, text_mask=text_mask).float()
+            return model(x, t, text_emb, drop_mask=drop, text_tokens=text_tokens, text_mask=text_mask, **extra).float()
         drop = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)]).to(x.device)
+        extra = {} if x_self_cond is None else {"x_self_cond": torch.cat([x_self_cond, x_self_cond])}
         out = model(
             torch.cat([x, x]), torch.cat([t, t]), _twice(text_emb),
-            drop_mask=drop, text_tokens=_twice(text_tokens), text_mask=_twice(text_mask),
+            drop_mask=drop, text_tokens=_twice(text_tokens), text_mask=_twice(text_mask), **extra,
         ).float()
         cond, uncond = out.chunk(2)
         return uncond + guidance_scale * (cond - uncond)
@@ -319,13 +349,17 @@ class Diffusion:
             step_kwargs["eta"] = eta
         x_starts: list[torch.Tensor] = []
         x_start = x
+        self_cond = None  # a self-conditioned model's previous x0 estimate (none before the first step)
         was_training = model.training
         model.eval()
         try:
             for t in tqdm(scheduler.timesteps, desc=f"sampling ({sampler})", disable=not progress, leave=False):
                 t_batch = torch.full((b,), int(t), dtype=torch.long, device=device)
-                output = self.guided_output(model, x, t_batch, text_emb, guidance_scale, text_tokens, text_mask)
+                output = self.guided_output(model, x, t_batch, text_emb, guidance_scale, text_tokens, text_mask,
+                                            self_cond)
                 x_start = clip_x0(self.predict_x_start(x, t_batch, output), x0_clip, x0_clip_quantile)
+                if cfg.self_condition:
+                    self_cond = x_start
                 x = scheduler.step(x_start, t, x, **step_kwargs).prev_sample
                 if x_start_every_step:
                     x_starts.append(x_start.cpu())  # 1000 DDPM steps of GPU clips would fill the GPU

@@ -122,15 +122,18 @@ def masked_sample(
     if sampler == "ddim":
         step_kwargs["eta"] = 0.0
 
-    def predict(x: torch.Tensor, t: int) -> torch.Tensor:
+    def predict(x: torch.Tensor, t: int, estimate: torch.Tensor | None) -> torch.Tensor:
+        """x0 at step t; ``estimate`` is a self-conditioned model's previous x0 (None otherwise)."""
         t_batch = torch.full((b,), t, dtype=torch.long, device=device)
         if keep is None or recon_weight == 0:
-            out = diffusion.guided_output(model, x, t_batch, text_emb, guidance_scale, text_tokens, text_mask)
+            out = diffusion.guided_output(model, x, t_batch, text_emb, guidance_scale, text_tokens, text_mask,
+                                          estimate)
             x0 = diffusion.predict_x_start(x, t_batch, out)
         else:
             with torch.enable_grad():
                 xg = x.detach().requires_grad_(True)
-                out = diffusion.guided_output(model, xg, t_batch, text_emb, guidance_scale, text_tokens, text_mask)
+                out = diffusion.guided_output(model, xg, t_batch, text_emb, guidance_scale, text_tokens, text_mask,
+                                              estimate)
                 x0 = diffusion.predict_x_start(xg, t_batch, out)
                 err = ((known - x0) * keep).square().sum()
                 (grad,) = torch.autograd.grad(err, xg)
@@ -143,6 +146,7 @@ def masked_sample(
     was_training = model.training
     model.eval()
     x0 = x
+    estimate = None  # what a self-conditioned model is handed: its previous step's x0
     try:
         bar = tqdm(range(begin, len(timesteps)), desc=desc, disable=not progress, leave=False)
         for i in bar:
@@ -153,7 +157,9 @@ def masked_sample(
             for r in range(rounds):
                 if r:
                     scheduler = copy.deepcopy(snapshot)  # multistep samplers keep history: redo from the same state
-                x0 = predict(x, t)
+                x0 = predict(x, t, estimate)
+                if diffusion.config.self_condition:
+                    estimate = x0
                 x = scheduler.step(x0, t, x, **step_kwargs).prev_sample
                 if keep is not None and prev is not None:
                     x = keep * noised(prev) + (1 - keep) * x

@@ -26,8 +26,8 @@ class TrainingStopped(RuntimeError):
 
 def draw_step(batches: Iterator[dict[str, Any]], config: Any, num_timesteps: int, step: int, rank: int,
               device: torch.device, clock: Callable[[], float]) -> tuple[dict[str, torch.Tensor], float]:
-    """The step's ``grad_accum`` loaded batches, joined, with timesteps ``t``, ``noise`` and caption
-    ``drop``; and the seconds spent waiting for data."""
+    """The step's ``grad_accum`` loaded batches, joined, with timesteps ``t``, ``noise``, caption
+    ``drop`` (and ``self_cond`` rows for a self-conditioned model); and the seconds spent waiting for data."""
     from .diffusion import sample_timesteps
 
     parts, waited = [], 0.0
@@ -41,6 +41,8 @@ def draw_step(batches: Iterator[dict[str, Any]], config: Any, num_timesteps: int
         part["t"] = sample_timesteps(b, num_timesteps, config.timestep_shift, generator=g, device=g.device).to(device)
         part["noise"] = torch.randn(part["video"].shape, generator=g, device=g.device).to(device)
         part["drop"] = (torch.rand(b, generator=g, device=g.device) < config.cond_drop_prob).to(device)
+        if config.self_condition:  # drawn only then, so the other runs keep their draws
+            part["self_cond"] = (torch.rand(b, generator=g, device=g.device) < 0.5).to(device)
         parts.append(part)
     joined = parts[0] if len(parts) == 1 else {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
     return joined, waited

@@ -274,7 +274,8 @@ class Trainer:
                     out = self.diffusion.training_losses(
                         self.model, part["video"].to(self.device, non_blocking=True), part["text_emb"].to(self.device),
                         drop_mask=part["drop"], text_tokens=to_device(part.get("text_tokens"), self.device),
-                        text_mask=to_device(part.get("text_mask"), self.device), t=part["t"], noise=part["noise"])
+                        text_mask=to_device(part.get("text_mask"), self.device), t=part["t"], noise=part["noise"],
+                        self_cond=part.get("self_cond"))
                 if not self.agree(bool(torch.isfinite(out["loss"]).item())):
                     return False, losses
                 acc.backward(out["loss"] / share)

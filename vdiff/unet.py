@@ -31,6 +31,7 @@ class SpaceTimeBlock(nn.Module):
                          else TemporalConv(out_ch))
         use_attn = resolution in config.attn_resolutions
         self.spatial = SpatialAttention(out_ch, heads, head_dim) if use_attn else None
+        self.space_time = config.space_time_attention
         self.cross = (CrossAttention(out_ch, text_dim, heads, head_dim)
                       if use_attn and config.cross_attention else None)
 
@@ -38,7 +39,7 @@ class SpaceTimeBlock(nn.Module):
                 tokens: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
         x = self.res(x, time_emb, cond_emb)
         if self.spatial is not None:
-            x = self.spatial(x)
+            x = self.spatial(x, frames if self.space_time else 1)
         if self.cross is not None:
             x = self.cross(x, tokens, mask)
         return self.temporal(x, frames)
@@ -72,7 +73,9 @@ class UNet3D(nn.Module):
         self.null_text_emb = nn.Parameter(torch.randn(text_dim) * 0.02)
         self.null_text_tokens = nn.Parameter(torch.randn(1, text_dim) * 0.02) if config.cross_attention else None
 
-        self.init_conv = nn.Conv2d(config.channels, dim, 3, padding=1)
+        # Self-conditioning reads the clip and the model's previous x0 estimate side by side.
+        in_channels = config.channels * (2 if config.self_condition else 1)
+        self.init_conv = nn.Conv2d(in_channels, dim, 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
         skip_widths = []
@@ -103,7 +106,7 @@ class UNet3D(nn.Module):
         self.out_conv = zero_init(nn.Conv2d(ch, config.channels, 3, padding=1))
 
     # --- input checks -------------------------------------------------------------------
-    def _check_inputs(self, x, timesteps, text_emb, drop_mask, text_tokens, text_mask) -> None:
+    def _check_inputs(self, x, timesteps, text_emb, drop_mask, text_tokens, text_mask, x_self_cond) -> None:
         c = self.config
         if not isinstance(x, torch.Tensor) or x.ndim != 5:
             raise ValueError(f"x must be a 5D tensor (batch, channels, frames, height, width), got "
@@ -119,6 +122,8 @@ class UNet3D(nn.Module):
             raise ValueError(f"timesteps must have shape [{b}], got {tuple(timesteps.shape)}")
         if text_emb.shape != (b, self.text_dim):
             raise ValueError(f"text_emb must have shape [{b}, {self.text_dim}], got {tuple(text_emb.shape)}")
+        if x_self_cond is not None and x_self_cond.shape != x.shape:
+            raise ValueError(f"x_self_cond must have the shape of x {tuple(x.shape)}, got {tuple(x_self_cond.shape)}")
         if drop_mask is not None and drop_mask.shape != (b,):
             raise ValueError(f"drop_mask must have shape [{b}], got {tuple(drop_mask.shape)}")
         if c.cross_attention:
@@ -145,11 +150,14 @@ class UNet3D(nn.Module):
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, text_emb: torch.Tensor,
                 drop_mask: torch.Tensor | None = None, text_tokens: torch.Tensor | None = None,
-                text_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Predict the noise (or v) for clips ``x`` [B, C, F, H, W] at ``timesteps`` [B]."""
+                text_mask: torch.Tensor | None = None, x_self_cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict the noise (or v) for clips ``x`` [B, C, F, H, W] at ``timesteps`` [B].
+
+        ``x_self_cond``: with ``config.self_condition``, the model's previous x0 estimate of the same
+        clips (None: zeros, "no estimate yet"); ignored otherwise."""
         if isinstance(timesteps, (int, float)) or (isinstance(timesteps, torch.Tensor) and timesteps.ndim == 0):
             timesteps = torch.full((x.shape[0],), float(timesteps), device=x.device)
-        self._check_inputs(x, timesteps, text_emb, drop_mask, text_tokens, text_mask)
+        self._check_inputs(x, timesteps, text_emb, drop_mask, text_tokens, text_mask, x_self_cond)
         frames = x.shape[2]
         param_dtype = self.null_text_emb.dtype
 
@@ -170,6 +178,8 @@ class UNet3D(nn.Module):
         time_emb = self.time_mlp(sinusoidal_embedding(timesteps, self.config.dim).to(param_dtype))
         cond_emb = self.text_mlp(text_emb)
 
+        if self.config.self_condition:
+            x = torch.cat([x, torch.zeros_like(x) if x_self_cond is None else x_self_cond.to(x.dtype)], dim=1)
         h = self.init_conv(rearrange(x, "b c f h w -> (b f) c h w"))
         skips = []
         blocks = iter(self.down)

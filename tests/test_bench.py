@@ -78,6 +78,7 @@ def test_bench_prints_one_json_object_with_the_real_parameter_count():
     (["--batch", "0"], "--batch"),
     (["--device", "cuda:99"], "device"),
     (["--device", "nonsense"], "device"),
+    (["--config", "/no/such/config.json"], "config file not found"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
     from vdiff.bench import main
@@ -104,6 +105,22 @@ def test_memory_only_reports_activation_memory_without_timing(capsys):
     assert result["weights_grads_adam_mb"] == pytest.approx(16 * result["params"] / 2 ** 20)
     # activations grow with the batch: twice the clips, (almost exactly) twice the memory
     assert 1.8 < memory(4)["saved_activations_mb"] / result["saved_activations_mb"] < 2.1
+
+
+def test_config_file_measures_that_model(tmp_path, capsys):
+    # a model option's cost: the config file's model is the one measured, not the preset's
+    from vdiff.bench import main
+
+    path = tmp_path / "selfcond.json"
+    get_preset("smoke", self_condition=True).to_json(path)
+    results = []
+    for args in (["--preset", "smoke"], ["--config", str(path)]):
+        assert main([*args, "--batch", "2", "--memory-only", "--device", "cpu"]) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    plain, selfcond = results
+    assert selfcond["preset"] == str(path)
+    expected = sum(p.numel() for p in UNet3D(get_preset("smoke", self_condition=True), 384).parameters())
+    assert selfcond["params"] == expected > plain["params"]  # the estimate's input channels
 
 
 def test_bench_samples_with_the_presets_own_options():

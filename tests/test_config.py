@@ -80,7 +80,9 @@ def _old_get_preset(tmp_path):
 CHANGED_SINCE = {
     # issue 15: `--max-minutes` governs a tiny run (the lr decays to 0 at the deadline, lr_schedule
     # "linear_budget"); 4000 steps capped a 30-minute bf16 run on a fast CPU before its deadline.
-    "tiny": {"max_steps": 8000},
+    # Then timestep shift 2 instead of the recipe's 4: at 1,000 matched steps digit accuracy 0.22 -> 0.33,
+    # frame consistency 0.20 -> 0.27 (docs/evaluation.md).
+    "tiny": {"max_steps": 8000, "timestep_shift": 2.0},
 }
 
 
@@ -100,8 +102,9 @@ def test_digit_presets_share_the_recipe_and_a_base_is_not_a_preset():
 
     recipe = preset_fields("_digits")
     assert {"prediction_type", "timestep_shift", "text_whitening", "channels", "x0_clip"} <= set(recipe)
+    own = {"tiny": {"timestep_shift": 2.0}}  # a short CPU run trains the middle noise levels more
     for name in ("tiny", "moving_mnist"):
-        assert {k: getattr(get_preset(name), k) for k in recipe} == recipe
+        assert {k: getattr(get_preset(name), k) for k in recipe} == {**recipe, **own.get(name, {})}
     assert get_preset("msrvtt").prediction_type != recipe["prediction_type"]  # natural video: not the recipe
     assert "_digits" not in preset_names()
     with pytest.raises(ValueError, match="unknown preset"):

@@ -191,16 +191,21 @@ def test_ablation_variants_switch_off_one_improvement_each():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import ablation
 
-    full = ablation.variant_overrides("full", 0.1, 0.9999)
+    from vdiff.config import get_preset, preset_fields
+    full = ablation.variant_overrides("full", 0.1, 0.9999, "tiny")
     assert full["perceptual_weight"] > 0 and full["adagn"] == "separate"
     for name in ablation.TRAINED[1:]:
-        changed = ablation.variant_overrides(name, 0.1, 0.9999)
+        changed = ablation.variant_overrides(name, 0.1, 0.9999, "tiny")
         diff = {k for k in set(full) | set(changed) if full.get(k) != changed.get(k)}
         assert diff and diff <= {"adagn", "perceptual_weight", "ema_decay_min", "ema_decay_max", "prediction_type",
                                  "snr_gamma", "text_norm", "text_whitening", "timestep_shift", "lr_schedule",
-                                 "mixed_precision"}, name
+                                 "mixed_precision", "self_condition", "space_time_attention"}, name
         assert len({k.split("_")[0] for k in diff}) == 1, name  # one improvement at a time
-    from vdiff.config import get_preset
+    # a preset's own value of a recipe field is its full model's (tiny: shift 2), the recipe's the variant's
+    recipe_shift = preset_fields("_digits")["timestep_shift"]
+    assert full["timestep_shift"] == get_preset("tiny").timestep_shift != recipe_shift
+    assert ablation.variant_overrides("full", 0.1, 0.9999)["timestep_shift"] == recipe_shift
+    assert ablation.variant_overrides("shift_4", 0.1, 0.9999, "tiny")["timestep_shift"] == recipe_shift
     cfg = get_preset("smoke")
     assert ablation.sampling_settings("ddpm_1000", cfg, 20) == {"steps": cfg.timesteps, "sampler": "ddpm"}
     assert ablation.sampling_settings("static_threshold", cfg, 20)["x0_clip"] == "static"

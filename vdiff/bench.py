@@ -1,6 +1,6 @@
 """Speed and memory benchmark of the 3D UNet, optionally against the reference model.
 
-    python -m vdiff.bench [--baseline] [--preset bench] [--batch 4] [--device auto|cpu|cuda]
+    python -m vdiff.bench [--baseline] [--preset bench | --config FILE] [--batch 4] [--device auto|cpu|cuda]
                           [--precision auto|fp32|bf16] [--compile] [--iters 5] [--warmup 2]
 
 Prints one JSON object. Our numbers are top-level (``clips_per_s``, ``denoise_call_s``,
@@ -303,6 +303,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = OneLineParser(prog="python -m vdiff.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", action="store_true", help=f"also measure {BASELINE} at the same size")
     parser.add_argument("--preset", default="bench", help="config preset (default: bench)")
+    parser.add_argument("--config", default=None, help="a config JSON file instead of --preset (a model option's cost)")
     parser.add_argument("--batch", type=int, default=4, help="clips per training step and denoiser call")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
@@ -322,7 +323,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.preset not in preset_names():
+    if args.config is not None:
+        try:
+            Config.from_json(args.config)
+        except ValueError as e:
+            parser.error(str(e))
+    elif args.preset not in preset_names():
         parser.error(f"unknown preset {args.preset!r}; choose one of: {', '.join(preset_names())}")
     for name in ("batch", "iters", "text_dim", "sample_clips", "sample_steps", "baseline_sample_steps"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -363,11 +369,11 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     device = args.device
     precision = resolve_precision(args.precision, device)
-    config = get_preset(args.preset)
+    config = Config.from_json(args.config) if args.config else get_preset(args.preset)
     peak_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     peak = None if args.memory_only else matmul_peak_tflops(device, peak_dtype)
     result: dict = {
-        "preset": args.preset, "batch": args.batch, "image_size": config.image_size,
+        "preset": args.config or args.preset, "batch": args.batch, "image_size": config.image_size,
         "num_frames": config.num_frames, "dim": config.dim, "dim_mults": list(config.dim_mults),
         # our training step is the preset's real one: with a perceptual weight it runs VGG16-BN too
         "perceptual_weight": config.perceptual_weight, "cross_attention": config.cross_attention,

@@ -5,7 +5,7 @@
 
 Trained variants (each gets the same --minutes of wall clock, or the same --max-steps):
   full            everything on: the digit recipe (presets.json "_digits": grey, v-prediction,
-                  timestep shift 4 (--preset tiny: 2, its own), caption whitening, x0 clipping), AdaGN with separate time/text MLPs,
+                  timestep shift 4, caption whitening, x0 clipping), AdaGN with separate time/text MLPs,
                   the caption LayerNorm, EMA warm-up, the lr decaying to zero at the budget, automatic
                   precision (bf16 on GPUs and CPUs that have it), perceptual loss at
                   --perceptual-weight (0 leaves it off; then skip no_perceptual, it would equal full)
@@ -20,8 +20,8 @@ Trained variants (each gets the same --minutes of wall clock, or the same --max-
   no_text_norm    the caption MLP without its LayerNorm
   constant_lr     a constant lr after warm-up instead of the linear decay to zero at the budget
   fp32            fp32 instead of bf16 autocast (equals full where the machine has no bf16)
-  shift_4         timestep shift 4 (the recipe's) where the preset trains with another (tiny: 2)
-  self_condition  self-conditioning added (config.self_condition; measured, not kept: docs/evaluation.md)
+  shift_2         timestep shift 2 instead of 4 (measured, not kept: docs/evaluation.md)
+  self_condition  self-conditioning added (config.self_condition; measured, not kept yet)
   space_time_attention  space-time attention added at the attention resolutions (measured, not kept)
 Sampling variants (the "full" run's weights, sampled differently):
   static_threshold  clip x0 to [-1, 1]            (the digit presets' own choice: then equal to full)
@@ -43,28 +43,25 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
 TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed", "epsilon", "no_text_whitening",
-           "no_timestep_shift", "min_snr", "no_text_norm", "constant_lr", "fp32", "shift_4", "self_condition",
+           "no_timestep_shift", "min_snr", "no_text_norm", "constant_lr", "fp32", "shift_2", "self_condition",
            "space_time_attention")
 SAMPLED = ("static_threshold", "dynamic_threshold", "ddpm_1000", "dpmpp_10", "guidance_4", "online_weights")
 COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "frame_digit_consistency", "temporal_consistency",
            "flicker")
 
 
-def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: float, preset: str = "_digits") -> dict:
-    """Config changes of a trained variant relative to the full model: the digit recipe of presets.json,
-    with ``preset``'s own value where it sets a recipe field (``tiny`` trains with timestep shift 2)."""
+def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: float) -> dict:
+    """Config changes of a trained variant relative to the full model (the digit recipe of presets.json)."""
     from vdiff.config import preset_fields
 
-    recipe = preset_fields("_digits")
-    own = {k: v for k, v in preset_fields(preset).items() if k in recipe}
-    full = {**recipe, **own, "adagn": "separate", "perceptual_weight": perceptual_weight,
+    full = {**preset_fields("_digits"), "adagn": "separate", "perceptual_weight": perceptual_weight,
             "text_norm": True, "snr_gamma": None, "lr_schedule": "linear_budget", "mixed_precision": "auto"}
     changes = {"full": {}, "adagn_concat": {"adagn": "concat"}, "no_perceptual": {"perceptual_weight": 0.0},
                "ema_fixed": {"ema_decay_min": ema_fixed_decay, "ema_decay_max": ema_fixed_decay},
                "epsilon": {"prediction_type": "epsilon"}, "no_text_whitening": {"text_whitening": False},
                "no_timestep_shift": {"timestep_shift": 1.0}, "min_snr": {"snr_gamma": 5.0},
                "no_text_norm": {"text_norm": False}, "constant_lr": {"lr_schedule": "constant"},
-               "fp32": {"mixed_precision": "no"}, "shift_4": {"timestep_shift": 4.0},
+               "fp32": {"mixed_precision": "no"}, "shift_2": {"timestep_shift": 2.0},
                "self_condition": {"self_condition": True}, "space_time_attention": {"space_time_attention": True}}
     return {**full, **changes[name]}
 
@@ -105,7 +102,7 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
     needed = [v for v in TRAINED if v in variants or (v == "full" and any(s in variants for s in SAMPLED))]
     trained: dict[str, tuple[Path, object, float]] = {}
     for name in needed:
-        config = get_preset(preset, **variant_overrides(name, perceptual_weight, ema_fixed_decay, preset), seed=seed,
+        config = get_preset(preset, **variant_overrides(name, perceptual_weight, ema_fixed_decay), seed=seed,
                             sample_every=0, save_every=0)
         run = out_dir / "runs" / name
         t0 = time.perf_counter()
@@ -122,7 +119,7 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
         report = evaluate(run, data_dir, num_per_prompt=num_per_prompt, max_prompts=max_prompts, seed=seed,
                           pipeline=pipe, use_ema=use_ema, progress=False,
                           **sampling_settings(variant, config, steps))
-        rows[variant] = {"run": str(run), "overrides": variant_overrides(source, perceptual_weight, ema_fixed_decay, preset),
+        rows[variant] = {"run": str(run), "overrides": variant_overrides(source, perceptual_weight, ema_fixed_decay),
                          "train_steps": steps_trained(run), "train_s": round(train_s, 1),
                          "sample_eval_s": round(time.perf_counter() - t1, 1), "report": report}
         if on_row is not None:

@@ -143,6 +143,7 @@ class Config:
             "lr_schedule": self.lr_schedule in ("constant", "linear_budget"),
             "lr_floor": 0.0 <= self.lr_floor <= 1.0,
             "timesteps": self.timesteps >= 2,
+            "log_every": self.log_every >= 1,
         }
         for name, ok in checks.items():
             if not ok:

@@ -220,7 +220,9 @@ class Trainer:
                 return "max_minutes"
             if self.lr_schedule.finished(self.step) and self.step < config.max_steps:
                 return "budget_steps"  # linear_budget's estimated last step (a resumed run ends there too)
-            if self.lr_schedule.needs_estimate(config.max_minutes):
+            # Several processes must all broadcast at the same steps: there, only on log steps, not every step.
+            if self.lr_schedule.needs_estimate(config.max_minutes) and (self.world == 1
+                                                                          or self.step % config.log_every == 0):
                 self.estimate_budget()
             if config.sample_every > 0 and self.step % config.sample_every == 0:
                 self.sample_grids(self.step)

@@ -138,6 +138,27 @@ def test_two_process_accelerate_run_on_cpu_resumes(pairs_dir, tmp_path):
     assert state["step"] == 5
 
 
+@pytest.mark.slow
+def test_two_processes_share_the_budget_estimates_and_stop_together(pairs_dir, tmp_path):
+    # linear_budget with a time budget: every process must take the main process's estimate at the same
+    # steps (log steps), or a broadcast waits forever (the subprocess timeout fails the test).
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
+    config = tmp_path / "budget.json"
+    fast(lr_schedule="linear_budget", log_every=3, max_steps=100_000, save_every=0).to_json(config)
+    run = tmp_path / "run"
+    cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vdiff.train", "--config", str(config),
+           "--data", str(pairs_dir), "--out", str(run), "--max-minutes", "0.3"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    budgets = [e for e in events if e.get("event") == "lr_budget"]
+    assert budgets and all(e["step"] % 3 == 0 for e in budgets)
+    stop = next(e for e in events if e.get("event") == "stop")
+    assert stop["reason"] in ("max_minutes", "budget_steps") and stop["step"] < 100_000
+
+
 def test_precision_follows_compute_capability_not_bf16_emulation():
     from vdiff.env import choose_precision, cpu_has_native_bf16, env_report
 

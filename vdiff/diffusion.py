@@ -293,7 +293,7 @@ class Diffusion:
             drop = torch.ones(b, dtype=torch.bool, device=x.device)
             return model(x, t, text_emb, drop_mask=drop, text_tokens=text_tokens, text_mask=text_mask, **extra).float()
         drop = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)]).to(x.device)
-        extra = {} if x_self_cond is None else {"x_self_cond": torch.cat([x_self_cond, x_self_cond])}
+        extra = {} if x_self_cond is None else {"x_self_cond": _twice(x_self_cond)}
         out = model(
             torch.cat([x, x]), torch.cat([t, t]), _twice(text_emb),
             drop_mask=drop, text_tokens=_twice(text_tokens), text_mask=_twice(text_mask), **extra,

@@ -281,6 +281,31 @@ def test_chunked_attention_gives_the_unchunked_model_output(monkeypatch, cross_a
     torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("keys, masked", [(8, False), (12, True), (200, False)])
+def test_bf16_attention_on_a_cpu_matches_fp32_attention_and_its_gradients(keys, masked):
+    # Short sequences take the matmul path on a CPU in bf16 (faster than the fused kernel there),
+    # long ones the kernel: both must give fp32 attention's output and gradients within bf16 rounding.
+    from vdiff.blocks import CPU_MATH_MAX_KEYS, _use_math_attention, attention
+
+    gen = torch.Generator().manual_seed(0)
+    q32, k32, v32 = (torch.randn(6, 2, n, 16, generator=gen) for n in (10, keys, keys))
+    mask = (torch.rand(6, 1, 1, keys, generator=gen) > 0.4) if masked else None
+    if masked:
+        mask[..., 0] = True  # every query keeps a key
+    assert _use_math_attention(q32.bfloat16(), k32.bfloat16(), mask) == (keys <= CPU_MATH_MAX_KEYS)
+    assert not _use_math_attention(q32, k32, mask)  # fp32 stays on the kernel
+    ref_in = [t.clone().requires_grad_() for t in (q32, k32, v32)]
+    ref = torch.nn.functional.scaled_dot_product_attention(*ref_in, attn_mask=mask)
+    ref.square().sum().backward()
+    low_in = [t.bfloat16().requires_grad_() for t in (q32, k32, v32)]
+    out = attention(*low_in, attn_mask=mask)
+    assert out.dtype == torch.bfloat16
+    out.float().square().sum().backward()
+    torch.testing.assert_close(out.float(), ref, rtol=0.05, atol=0.05)
+    for low, full in zip(low_in, ref_in):
+        assert (low.grad.float() - full.grad).norm() < 0.05 * full.grad.norm()
+
+
 def test_caption_whitening_is_a_saved_buffer_applied_before_the_caption_mlp():
     config = tiny_config(text_whitening=True)
     model = perturbed(UNet3D(config, TEXT_DIM)).eval()

@@ -44,9 +44,34 @@ def sinusoidal_embedding(positions: torch.Tensor, dim: int, max_period: float = 
 ATTENTION_CHUNK = 32768
 
 
+# On a CPU, PyTorch's bf16 flash-attention kernel costs 2-12x the plain matmul-softmax-matmul for
+# short sequences (forward + backward, one thread, heads 4 x 32: 289 against 139 ms for temporal
+# attention over 8 frames at 32x32, batch 8; 36 against 7 ms for 64 pixels; at 256 keys the kernel
+# wins: 46 against 61 ms; benchmarks/attention_cpu.py). In fp32 the kernel is the faster one.
+CPU_MATH_MAX_KEYS = 128
+
+
+def _math_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                    attn_mask: torch.Tensor | None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v with the softmax in fp32, as the fused kernels accumulate it;
+    a boolean ``attn_mask`` keeps the keys where it is True (``F.scaled_dot_product_attention``'s rule)."""
+    scores = (q @ k.transpose(-1, -2)).float() * q.shape[-1] ** -0.5
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    return scores.softmax(-1).to(v.dtype) @ v
+
+
+def _use_math_attention(q: torch.Tensor, k: torch.Tensor, attn_mask: torch.Tensor | None) -> bool:
+    return (q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16)
+            and k.shape[-2] <= CPU_MATH_MAX_KEYS and (attn_mask is None or attn_mask.dtype == torch.bool))
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
               attn_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """``F.scaled_dot_product_attention`` over [N, heads, L, d], in chunks of the batch axis N."""
+    """``F.scaled_dot_product_attention`` over [N, heads, L, d], in chunks of the batch axis N
+    (on a CPU in bf16 with at most ``CPU_MATH_MAX_KEYS`` keys, the same sum computed by matmuls)."""
+    if _use_math_attention(q, k, attn_mask):
+        return _math_attention(q, k, v, attn_mask)
     if q.shape[0] <= ATTENTION_CHUNK:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
     masks = (attn_mask.split(ATTENTION_CHUNK) if attn_mask is not None and attn_mask.shape[0] == q.shape[0]

@@ -44,10 +44,11 @@ def sinusoidal_embedding(positions: torch.Tensor, dim: int, max_period: float = 
 ATTENTION_CHUNK = 32768
 
 
-# On a CPU, PyTorch's bf16 flash-attention kernel costs 2-12x the plain matmul-softmax-matmul for
-# short sequences (forward + backward, one thread, heads 4 x 32: 289 against 139 ms for temporal
-# attention over 8 frames at 32x32, batch 8; 36 against 7 ms for 64 pixels; at 256 keys the kernel
-# wins: 46 against 61 ms; benchmarks/attention_cpu.py). In fp32 the kernel is the faster one.
+# On a CPU, PyTorch's bf16 flash-attention kernel costs 2-5x the plain matmul-softmax-matmul for
+# the short sequences `tiny` attends over (forward + backward, one thread, heads 4 x 32: 289 against
+# 139 ms for temporal attention over 8 frames at 32x32, batch 8; 36 against 7 ms for 64 pixels; at
+# 256 keys the kernel wins: 46 against 61 ms; benchmarks/attention_cpu.py). In fp32 the kernel is
+# the faster one.
 CPU_MATH_MAX_KEYS = 128
 
 

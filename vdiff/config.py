@@ -81,7 +81,8 @@ class Config:
     ema_power: float = 2 / 3                       # clamped to [ema_decay_min, ema_decay_max]
     ema_update_every: int = 1
     ema_start_step: int = 0
-    hflip: bool = True                             # flips swap "left"/"right" in the caption
+    hflip: bool = True                             # flips swap "left"/"right" in the caption; off where
+                                                   # the content has a handedness (digits, text)
     frame_sampling: str = "stride"                 # "stride" (uniform over the clip) or "random_window"
     num_workers: int = 0
     log_every: int = 10

@@ -5,7 +5,7 @@
 
 Trained variants (each gets the same --minutes of wall clock, or the same --max-steps):
   full            everything on: the digit recipe (presets.json "_digits": grey, v-prediction,
-                  timestep shift 4, caption whitening, x0 clipping), AdaGN with separate time/text MLPs,
+                  timestep shift 4, caption whitening, x0 clipping, no flips), AdaGN with separate time/text MLPs,
                   the caption LayerNorm, EMA warm-up, the lr decaying to zero at the budget, automatic
                   precision (bf16 on GPUs and CPUs that have it), perceptual loss at
                   --perceptual-weight (0 leaves it off; then skip no_perceptual, it would equal full)
@@ -23,6 +23,8 @@ Trained variants (each gets the same --minutes of wall clock, or the same --max-
   shift_2         timestep shift 2 instead of 4 (measured, not kept: docs/evaluation.md)
   self_condition  self-conditioning added (config.self_condition; measured, not kept yet)
   space_time_attention  space-time attention added at the attention resolutions (measured, not kept)
+  hflip           horizontal flips with "left"/"right" swapped in the caption (the digit recipe before:
+                  a mirrored 3, 5, 6 or 7 kept its caption, and the digits changed shape; docs/evaluation.md)
 Sampling variants (the "full" run's weights, sampled differently):
   static_threshold  clip x0 to [-1, 1]            (the digit presets' own choice: then equal to full)
   dynamic_threshold Imagen's dynamic thresholding at p = 0.995 (msrvtt's own choice)
@@ -44,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed", "epsilon", "no_text_whitening",
            "no_timestep_shift", "min_snr", "no_text_norm", "constant_lr", "fp32", "shift_2", "self_condition",
-           "space_time_attention")
+           "space_time_attention", "hflip")
 SAMPLED = ("static_threshold", "dynamic_threshold", "ddpm_1000", "dpmpp_10", "guidance_4", "online_weights")
 COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "frame_digit_consistency", "temporal_consistency",
            "flicker")
@@ -62,7 +64,8 @@ def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: floa
                "no_timestep_shift": {"timestep_shift": 1.0}, "min_snr": {"snr_gamma": 5.0},
                "no_text_norm": {"text_norm": False}, "constant_lr": {"lr_schedule": "constant"},
                "fp32": {"mixed_precision": "no"}, "shift_2": {"timestep_shift": 2.0},
-               "self_condition": {"self_condition": True}, "space_time_attention": {"space_time_attention": True}}
+               "self_condition": {"self_condition": True}, "space_time_attention": {"space_time_attention": True},
+               "hflip": {"hflip": True}}
     return {**full, **changes[name]}
 
 

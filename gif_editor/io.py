@@ -7,24 +7,19 @@ and anything Pillow cannot decode, raises GifEditorError with one readable line.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from clipkit.atomic import atomic_write
-import clipkit.gif
 from clipkit.gif import GifReadError, read_gif, shown_delay_ms
-from clipkit.mp4 import write_mp4
 
 from .clip import Clip
+from .encode import PALETTES, encode_gif, encode_mp4  # noqa: F401  (PALETTES: part of io's interface)
 from .errors import GifEditorError
+from .optimize import encode_optimized
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # larger uploads also break Jupyter's ~10 MB websocket anyway
 MAX_PIXELS = 150_000_000  # width x height x frames; RGBA frames cost 4 bytes per pixel (600 MB)
 ACCEPTED_FORMATS = ("GIF", "PNG", "JPEG", "WEBP")
-_ALPHA_CUT = 128  # GIF alpha is on/off: below this a pixel becomes the transparent index
 
 Source = bytes | bytearray | memoryview | str | os.PathLike
 
@@ -78,38 +73,6 @@ def _short(exc: Exception | str) -> str:
 
 
 
-def _to_palette(frame: Image.Image, transparent: bool, method: Image.Quantize, first: bool = False) -> Image.Image:
-    """One GIF frame: its own adaptive palette; in transparent clips index 255 is see-through."""
-    rgb = frame.convert("RGB")  # quantising RGBA uses Pillow's weakest method (FASTOCTREE only)
-    if not transparent:
-        return rgb.quantize(256, method=method, dither=Image.Dither.NONE)
-    pal = rgb.quantize(255, method=method, dither=Image.Dither.NONE)
-    clear = frame.getchannel("A").point(lambda a: 255 if a < _ALPHA_CUT else 0, "1")
-    # A later frame with nothing visible uses index 254: Pillow finds no difference between it
-    # and the disposal-2 background (the first frame's index 255) and writes a corrupt frame.
-    index = 254 if not first and clear.getextrema() == (255, 255) else 255
-    pal.paste(index, mask=clear)
-    pal.info["transparency"] = index
-    return pal
-
-
-# Per-frame palette methods. On photographic 480x270 frames (scikit-learn's sample photos) octree
-# takes ~2 ms for a mean error of ~3.6 levels, median cut ~160 ms for ~2.7: median cut alone would
-# spend 16 s on a 100-frame clip, so octree is the default and median cut is one option away.
-PALETTES = {"octree": Image.Quantize.FASTOCTREE, "mediancut": Image.Quantize.MEDIANCUT}
-
-
-def encode_gif(clip: Clip, *, palette: str = "octree") -> bytes:
-    """GIF bytes of a clip, each frame with its own adaptive palette built from RGB."""
-    if palette not in PALETTES:
-        raise GifEditorError(f"palette must be one of {', '.join(PALETTES)}, got {palette!r}")
-    method = PALETTES[palette]
-    transparent = clip.transparent and any(f.getextrema()[3][0] < _ALPHA_CUT for f in clip.frames)
-    frames = [_to_palette(f, transparent, method, first=i == 0) for i, f in enumerate(clip.frames)]
-    # disposal 2 for transparency: without it earlier frames show through; each frame names its transparent index
-    return clipkit.gif.encode_gif(frames, clip.durations, loop=clip.loop, disposal=2 if transparent else None)
-
-
 def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | None = None,
          palette: str = "octree") -> bytes:
     """Encode a clip as GIF (or MP4 when the path ends in .mp4 or format="mp4").
@@ -121,7 +84,6 @@ def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | Non
     """
     fmt = (format or (Path(path).suffix.lstrip(".") if path is not None else "gif") or "gif").lower()
     if fmt == "gif" and "optimize" in clip.info:  # set by the optimize op: its own encoders
-        from .optimize import encode_optimized
         data = encode_optimized(clip)
     elif fmt == "gif":
         data = encode_gif(clip, palette=palette)
@@ -132,31 +94,3 @@ def save(clip: Clip, path: str | os.PathLike | None = None, *, format: str | Non
     if path is not None:
         atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     return data
-
-
-def _mp4_timeline(durations: list[int], max_fps: int = 50) -> tuple[int, list[int]]:
-    """A constant frame rate and how many times to repeat each frame so every delay survives."""
-    delays = [shown_delay_ms(d) for d in durations]
-    fps = int(min(max_fps, max(1, round(1000 / min(delays)))))
-    # Cumulative rounding keeps the total exact even when single delays do not divide evenly.
-    repeats, shown, elapsed = [], 0, 0
-    for d in delays:
-        elapsed += d
-        target = round(elapsed * fps / 1000)
-        repeats.append(max(1, target - shown))
-        shown += repeats[-1]
-    return fps, repeats
-
-
-def encode_mp4(clip: Clip, background: tuple[int, int, int] = (255, 255, 255)) -> bytes:
-    """H.264 MP4 bytes (``clipkit.mp4.write_mp4``); transparency becomes `background`."""
-    fps, repeats = _mp4_timeline(clip.durations)
-
-    def flattened():
-        for frame in clip.frames:
-            canvas = Image.new("RGBA", clip.size, background + (255,))
-            canvas.alpha_composite(frame)
-            yield np.asarray(canvas.convert("RGB"))
-
-    with tempfile.TemporaryDirectory() as folder:
-        return write_mp4(flattened(), Path(folder) / "clip.mp4", fps, repeats).read_bytes()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any
 
 from PIL import Image
 
@@ -27,7 +26,9 @@ from clipkit.gif import MIN_DELAY_MS  # browsers play delays under 20 ms as ~100
 
 from .clip import Clip
 from .errors import GifEditorError
-from .watermark import POSITIONS, load_logo, logo_layer, parse_color, text_layer
+from .optimize import drop_duplicates, settings_from
+from .params import check_position, number
+from .watermark import load_logo, logo_layer, parse_color, text_layer
 
 ORDER = (
     "trim", "reverse", "boomerang",
@@ -42,27 +43,6 @@ FACTOR_RANGE = (0.1, 3.0)
 SPEED_RANGE = (0.1, 5.0)
 FONT_RANGE = (10, 50)
 DELAY_RANGE = (MIN_DELAY_MS, 60_000)
-
-
-# ---------------------------------------------------------------- parameter checks
-
-def _number(op: str, params: dict, key: str, lo: float, hi: float, default: Any = None, integer: bool = False):
-    value = params.get(key, default)
-    if value is None:
-        raise GifEditorError(f"{op}: '{key}' is required")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and int(value) != value):
-        raise GifEditorError(f"{op}: '{key}' must be {'a whole number' if integer else 'a number'}, got {value!r}")
-    if not (lo <= value <= hi) or (isinstance(value, float) and math.isnan(value)):
-        raise GifEditorError(f"{op}: '{key}' must be between {lo} and {hi}, got {value}")
-    return int(value) if integer else float(value)
-
-
-def _position(op: str, params: dict) -> str:
-    position = params.get("position", "bottom-right")
-    position = "center" if position == "centre" else position
-    if position not in POSITIONS:
-        raise GifEditorError(f"{op}: position must be one of {', '.join(POSITIONS)}, got {position!r}")
-    return position
 
 
 # ---------------------------------------------------------------- size arithmetic (pure)
@@ -109,8 +89,8 @@ def _map(clip: Clip, fn: Callable[[Image.Image], Image.Image]) -> Clip:
 
 def op_trim(clip: Clip, p: dict) -> Clip:
     n = clip.n_frames
-    start = _number("trim", p, "start", 0, n - 1, default=0, integer=True)
-    end = _number("trim", p, "end", start + 1, n, default=n, integer=True)  # exclusive
+    start = number("trim", p, "start", 0, n - 1, default=0, integer=True)
+    end = number("trim", p, "end", start + 1, n, default=n, integer=True)  # exclusive
     return replace(clip, frames=clip.frames[start:end], durations=clip.durations[start:end])
 
 
@@ -126,7 +106,7 @@ def op_boomerang(clip: Clip, p: dict) -> Clip:
 
 
 def op_crop(clip: Clip, p: dict) -> Clip:
-    margins = {k: _number("crop", p, k, 0, 99.9, default=0) for k in ("left", "right", "top", "bottom")}
+    margins = {k: number("crop", p, k, 0, 99.9, default=0) for k in ("left", "right", "top", "bottom")}
     box = crop_box(clip.size, **margins)
     if box == (0, 0) + clip.size:
         return clip
@@ -156,8 +136,8 @@ def op_flip_vertical(clip: Clip, p: dict) -> Clip:
 
 def resize_target(src: tuple[int, int], p: dict) -> tuple[int, int]:
     lo, hi = SIZE_RANGE
-    width = _number("resize", p, "width", lo, hi, integer=True) if p.get("width") is not None else None
-    height = _number("resize", p, "height", lo, hi, integer=True) if p.get("height") is not None else None
+    width = number("resize", p, "width", lo, hi, integer=True) if p.get("width") is not None else None
+    height = number("resize", p, "height", lo, hi, integer=True) if p.get("height") is not None else None
     if width is None and height is None:
         raise GifEditorError("resize: give 'width', 'height' or both")
     if p.get("keep_aspect", False) or width is None or height is None:
@@ -188,7 +168,7 @@ def op_grayscale(clip: Clip, p: dict) -> Clip:
 
 def op_brightness(clip: Clip, p: dict) -> Clip:
     """ImageEnhance.Brightness arithmetic as a lookup table, so alpha stays untouched."""
-    factor = _number("brightness", p, "factor", *FACTOR_RANGE)
+    factor = number("brightness", p, "factor", *FACTOR_RANGE)
     if factor == 1.0:
         return clip
     lut = _rgb_lut(lambda v: v * factor)
@@ -197,7 +177,7 @@ def op_brightness(clip: Clip, p: dict) -> Clip:
 
 def op_contrast(clip: Clip, p: dict) -> Clip:
     """ImageEnhance.Contrast arithmetic (towards each frame's mean grey), alpha untouched."""
-    factor = _number("contrast", p, "factor", *FACTOR_RANGE)
+    factor = number("contrast", p, "factor", *FACTOR_RANGE)
     if factor == 1.0:
         return clip
 
@@ -224,10 +204,10 @@ def _composite(clip: Clip, layer: Image.Image) -> Clip:
 
 def op_text(clip: Clip, p: dict) -> Clip:
     text = str(p.get("text", ""))
-    opacity = _number("text", p, "opacity", 0, 255, default=200, integer=True)
-    font_size = _number("text", p, "font_size", *FONT_RANGE, default=20, integer=True)
-    margin = _number("text", p, "margin", 0, 500, default=10, integer=True)
-    position = _position("text", p)
+    opacity = number("text", p, "opacity", 0, 255, default=200, integer=True)
+    font_size = number("text", p, "font_size", *FONT_RANGE, default=20, integer=True)
+    margin = number("text", p, "margin", 0, 500, default=10, integer=True)
+    position = check_position("text", p)
     color = p.get("color", "white")
     parse_color(color)
     if not text.strip() or opacity == 0:
@@ -238,10 +218,10 @@ def op_text(clip: Clip, p: dict) -> Clip:
 
 
 def op_image_watermark(clip: Clip, p: dict) -> Clip:
-    opacity = _number("image_watermark", p, "opacity", 0, 255, default=128, integer=True)
-    scale = _number("image_watermark", p, "scale", 0.01, 1.0, default=0.2)
-    margin = _number("image_watermark", p, "margin", 0, 500, default=10, integer=True)
-    position = _position("image_watermark", p)
+    opacity = number("image_watermark", p, "opacity", 0, 255, default=128, integer=True)
+    scale = number("image_watermark", p, "scale", 0.01, 1.0, default=0.2)
+    margin = number("image_watermark", p, "margin", 0, 500, default=10, integer=True)
+    position = check_position("image_watermark", p)
     logo = load_logo(p.get("path"), p.get("data_base64"))
     if opacity == 0:
         return clip
@@ -249,7 +229,7 @@ def op_image_watermark(clip: Clip, p: dict) -> Clip:
 
 
 def op_speed(clip: Clip, p: dict) -> Clip:
-    factor = _number("speed", p, "factor", *SPEED_RANGE)
+    factor = number("speed", p, "factor", *SPEED_RANGE)
     if factor == 1.0:
         return clip
     return replace(clip, durations=[speed_delay(d, factor) for d in clip.durations])
@@ -260,7 +240,7 @@ def op_delay(clip: Clip, p: dict) -> Clip:
     (indices of the clip as it is at this point, after trim/reverse/boomerang)."""
     durations = list(clip.durations)
     if p.get("all") is not None:
-        durations = [_number("delay", p, "all", *DELAY_RANGE, integer=True)] * clip.n_frames
+        durations = [number("delay", p, "all", *DELAY_RANGE, integer=True)] * clip.n_frames
     frames = p.get("frames") or {}
     if not isinstance(frames, dict):
         raise GifEditorError(f'delay: "frames" must map frame numbers to delays in ms, got {frames!r}')
@@ -271,14 +251,12 @@ def op_delay(clip: Clip, p: dict) -> Clip:
             raise GifEditorError(f"delay: frame numbers must be whole numbers, got {key!r}") from None
         if not 0 <= index < clip.n_frames:
             raise GifEditorError(f"delay: frame {index} does not exist (the clip has frames 0-{clip.n_frames - 1})")
-        durations[index] = _number("delay", {"ms": ms}, "ms", *DELAY_RANGE, integer=True)
+        durations[index] = number("delay", {"ms": ms}, "ms", *DELAY_RANGE, integer=True)
     return replace(clip, durations=durations)
 
 
 def op_optimize(clip: Clip, p: dict) -> Clip:
     """Drop (near-)duplicate frames now; the encoder settings travel in ``info`` to ``save``."""
-    from .optimize import drop_duplicates, settings_from
-
     settings = settings_from(p)
     before = clip  # kept so the editor and the CLI can show the size without optimize
     clip = drop_duplicates(clip, settings.pop("duplicates"))

@@ -33,7 +33,9 @@ from PIL import Image
 import clipkit.gif
 
 from .clip import Clip
+from .encode import ALPHA_CUT, encode_gif
 from .errors import GifEditorError
+from .params import flag, number
 
 COLORS_RANGE = (2, 256)
 LOSSY_RANGE = (0, 200)
@@ -44,7 +46,6 @@ BACKENDS = ("auto", "gifsicle", "pillow")
 # generated-like clips shrink to 30% (gifsicle) / 40% (Pillow) of the plain save, a tiny run's samples
 # to 19% / 24%.
 DEFAULTS = {"colors": 64, "lossy": 50, "duplicates": 2.0, "transparency": True, "backend": "auto"}
-_ALPHA_CUT = 128
 _MONTAGE_PIXELS = 1_000_000  # palette fitted on at most this many pixels (frames subsampled)
 
 
@@ -61,17 +62,13 @@ def lossy_tolerance(lossy: int) -> int:
 
 def settings_from(params: dict) -> dict:
     """Validated optimize settings (missing ones take DEFAULTS); GifEditorError on bad values."""
-    from .ops import _number
-
     out = dict(DEFAULTS)
-    out["colors"] = _number("optimize", params, "colors", *COLORS_RANGE, default=DEFAULTS["colors"], integer=True)
-    out["lossy"] = _number("optimize", params, "lossy", *LOSSY_RANGE, default=DEFAULTS["lossy"], integer=True)
+    out["colors"] = number("optimize", params, "colors", *COLORS_RANGE, default=DEFAULTS["colors"], integer=True)
+    out["lossy"] = number("optimize", params, "lossy", *LOSSY_RANGE, default=DEFAULTS["lossy"], integer=True)
     dup = params.get("duplicates", DEFAULTS["duplicates"])
-    out["duplicates"] = None if dup is None or dup is False else _number(
+    out["duplicates"] = None if dup is None or dup is False else number(
         "optimize", {"duplicates": dup}, "duplicates", *DUPLICATES_RANGE)
-    out["transparency"] = params.get("transparency", DEFAULTS["transparency"])
-    if not isinstance(out["transparency"], bool):
-        raise GifEditorError(f"optimize: transparency must be true or false, got {out['transparency']!r}")
+    out["transparency"] = flag("optimize", params, "transparency", DEFAULTS["transparency"])
     backend = params.get("backend", DEFAULTS["backend"])
     if backend not in BACKENDS:
         raise GifEditorError(f"optimize: backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -148,14 +145,13 @@ def _merge_runs(idx: np.ndarray, truth: np.ndarray, rgb_palette: np.ndarray, tol
 def encode_pillow(clip: Clip, colors: int, lossy: int, transparency: bool) -> bytes:
     """GIF bytes with one shared palette; opaque clips frame-differenced (unchanged = transparent)
     when that is smaller: on pure noise the transparent pixels break LZW's runs and cost bytes."""
-    see_through = clip.transparent and any(f.getextrema()[3][0] < _ALPHA_CUT for f in clip.frames)
+    see_through = clip.transparent and any(f.getextrema()[3][0] < ALPHA_CUT for f in clip.frames)
     data = _encode_pillow(clip, colors, lossy, transparency, see_through)
     if transparency and not see_through:
         whole = _encode_pillow(clip, colors, lossy, False, see_through)
         data = whole if len(whole) < len(data) else data
     if colors == 256 and lossy == 0:
         # Per-frame palettes (the plain encoder) are within the setting and can be smaller.
-        from .io import encode_gif
         plain = encode_gif(clip)
         data = plain if len(plain) < len(data) else data
     return data
@@ -178,7 +174,7 @@ def _encode_pillow(clip: Clip, colors: int, lossy: int, transparency: bool, see_
         if see_through:
             # Alpha is on/off in GIF; frames are drawn whole over a cleared canvas (disposal 2), since
             # a pixel that turns transparent cannot be expressed by drawing over the previous frame.
-            idx = np.where(np.asarray(frame.getchannel("A")) < _ALPHA_CUT, clear, idx).astype(np.uint8)
+            idx = np.where(np.asarray(frame.getchannel("A")) < ALPHA_CUT, clear, idx).astype(np.uint8)
         elif transparency and shown is not None:
             # Keep what is shown where it is within the tolerance of the true colour (lossy) or where
             # the new index would draw the very same colour (lossless); kept pixels cost one index.
@@ -210,8 +206,6 @@ def _encode_pillow(clip: Clip, colors: int, lossy: int, transparency: bool, see_
 
 def encode_gifsicle(clip: Clip, colors: int, lossy: int, transparency: bool) -> bytes:
     """Pillow writes the clip losslessly (per-frame palettes), gifsicle optimises the file."""
-    from .io import encode_gif
-
     exe = gifsicle_path()
     if exe is None:
         raise GifEditorError("gifsicle is not installed (apt-get install gifsicle)")
@@ -274,7 +268,7 @@ def mean_error(original: Clip, data: bytes) -> float:
         j = int(np.searchsorted(starts, t, side="right") - 1)
         truth = np.asarray(frame.convert("RGBA"), dtype=np.int16)
         got = shown[max(j, 0)].astype(np.int16)
-        opaque = truth[..., 3] >= _ALPHA_CUT
+        opaque = truth[..., 3] >= ALPHA_CUT
         errors.append(float(np.abs(truth[..., :3] - got[..., :3])[opaque].mean()) if opaque.any() else 0.0)
         t += delay
     return float(np.mean(errors))
@@ -292,8 +286,6 @@ def encode_optimized(clip: Clip) -> bytes:
 
 def size_note(edited: Clip, after: int) -> str:
     """'optimize (pillow): 73,792 -> 7,971 bytes (11%)': the same edit saved without optimize, then with it."""
-    from .io import encode_gif
-
     before = len(encode_gif(edited.info.get("before_optimize", edited)))
     return (f"optimize ({edited.info.get('encoded_with', '?')}): {before:,} -> {after:,} bytes "
             f"({100 * after / max(1, before):.0f}%)")

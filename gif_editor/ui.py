@@ -14,6 +14,7 @@ import base64
 import html
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import ipywidgets as w
@@ -21,9 +22,9 @@ import ipywidgets as w
 from .clip import Clip
 from .errors import GifEditorError
 from .io import load, save
-from .model_panel import ModelPanel
 from .ops import DELAY_RANGE, FACTOR_RANGE, FONT_RANGE, SIZE_RANGE, SPEED_RANGE, apply, predict_size
 from .optimize import BACKENDS, COLORS_RANGE, LOSSY_RANGE, gifsicle_path, size_note
+from .panels import Panel, PanelFactory
 from .settings import History, Settings, delays_text, downscale, linked_size, render_preview, uploaded_files
 from .status import StatusLine
 from .watermark import POSITIONS
@@ -35,7 +36,10 @@ _ORIGINAL_MAX_SIDE = 360
 class Editor(StatusLine):
     """Upload or open a GIF, edit it with the controls, Preview, Download; Reset restores defaults."""
 
-    def __init__(self, source=None, *, preview_max_side: int = 480, output_path: str | os.PathLike = "edited.gif"):
+    def __init__(self, source=None, *, preview_max_side: int = 480, output_path: str | os.PathLike = "edited.gif",
+                 panels: Sequence[PanelFactory] = ()):
+        """``panels``: factories of extra tabs, each called with this editor as its host
+        (gif_editor.panels.EditorHost); the built panels are in ``self.panels`` by title."""
         self.preview_max_side = preview_max_side
         self.clip: Clip | None = None  # the decoded source, cached so Preview does not re-decode
         self.edited: Clip | None = None
@@ -45,13 +49,14 @@ class Editor(StatusLine):
         self._restoring = False
         self._initial_size = (0, 0)
         self._delay_all, self._frame_delays = 0, {}
-        self._build(str(output_path))
+        self.panels: dict[str, Panel] = {}
+        self._build(str(output_path), panels)
         self.history = History(self.settings())
         if source is not None:
             self.load(source)
 
     # ------------------------------------------------------------ layout
-    def _build(self, output_path: str) -> None:
+    def _build(self, output_path: str, panels: Sequence[PanelFactory]) -> None:
         lo, hi = SIZE_RANGE
         self.upload = w.FileUpload(accept=".gif,.png,.jpg,.jpeg,.webp", multiple=False, description="Upload GIF")
         self.path = w.Text(placeholder="or a path on this machine (large files)", layout=w.Layout(width="340px"))
@@ -138,8 +143,9 @@ class Editor(StatusLine):
         for control in (self.trim, self.boomerang):
             control.observe(lambda _: self._fit_delay_frame(), names="value")
 
-        # "Regenerate with a model" (vdiff.edit): its result is loaded like any GIF, so Preview/Download use it.
-        self.model_panel = ModelPanel(self)
+        for factory in panels:  # e.g. vdiff's Model tab: its result is loaded like any GIF
+            panel = factory(self)
+            self.panels[panel.title] = panel
         tabs = w.Tab(children=[
             w.VBox([self.width, self.height, self.keep_aspect, *self.crop.values(), self.rotate,
                     w.HBox([self.flip_horizontal, self.flip_vertical])]),
@@ -150,9 +156,9 @@ class Editor(StatusLine):
             w.VBox([self.text, self.font_size, self.opacity, self.color, self.position, self.logo_path, self.logo_opacity]),
             w.VBox([self.optimize, self.colors, self.lossy, self.drop_duplicates, self.duplicates, self.encoder,
                     self.encoder_info]),
-            self.model_panel.widget,
+            *(panel.widget for panel in self.panels.values()),
         ])
-        for i, title in enumerate(("Size", "Time", "Colour", "Watermark", "Optimize", "Model")):
+        for i, title in enumerate(("Size", "Time", "Colour", "Watermark", "Optimize", *self.panels)):
             tabs.set_title(i, title)
         self.widget = w.VBox([
             w.HBox([self.upload, self.path, self.open_button]),

@@ -385,12 +385,14 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 "        input_gif.write_bytes(data)\n"
                 "# The given GIF, else the newest of notebook 03's in GENERATED_DIR, else a demo clip (said so).\n"
                 "input_gif = editor_input(input_gif, resolve(ROOT, GENERATED_DIR), output_gif)\n"
+                "run_dir = resolve(ROOT, RUN_DIR)\n"
                 "print(\"input:\", input_gif)"
             ),
             new_code_cell(
                 "if INTERACTIVE and not SMOKE:\n"
-                "    from gif_editor.ui import Editor\n"
-                "    editor = Editor(input_gif, output_path=output_gif)\n"
+                "    # gif_editor's Editor with vdiff's Model tab (vdiff.apps.model_panel) for the run in RUN_DIR\n"
+                "    from vdiff.apps.model_panel import editor_with_model\n"
+                "    editor = editor_with_model(input_gif, run_dir=run_dir, prompt=MODEL_PROMPT, output_path=output_gif)\n"
                 "    if IN_COLAB:\n"
                 "        print(\"Colab's Upload button drops files of about 1 MB and more without a word (ipywidgets#3452): \"\n"
                 "              \"for a bigger GIF type its path (Drive: /content/drive/MyDrive/...) and press Open path, \"\n"
@@ -410,9 +412,8 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
             new_code_cell(
                 "# Regenerate with a model (vdiff.edit, docs/editing.md): the editor's Model tab re-prompts, regenerates\n"
                 "# a box or frames, or extends the GIF with RUN_DIR; headless, RUN_DIR re-prompts the input once.\n"
-                "run_dir = resolve(ROOT, RUN_DIR)\n"
                 "if INTERACTIVE and not SMOKE:\n"
-                "    editor.model_panel.set(run=str(run_dir), prompt=MODEL_PROMPT)\n"
+                "    print(\"the editor's Model tab edits with\", run_dir)\n"
                 "elif (run_dir / \"weights\").is_dir():\n"
                 "    import vdiff\n"
                 "    from vdiff.edit import read_clip, result_durations, write_clip\n"

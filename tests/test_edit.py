@@ -188,12 +188,12 @@ def test_command_edits_and_never_touches_the_input(run_dir, tmp_path, capsys):
 
 def test_editor_panel_runs_in_the_background_and_feeds_preview_and_download(run_dir, tmp_path):
     pytest.importorskip("ipywidgets")
-    from gif_editor.ui import Editor
     from gif_fixtures import make_gif
+    from vdiff.apps.model_panel import editor_with_model
 
-    ed = Editor(make_gif(n=6, size=(24, 20), durations=[100, 50, 100, 50, 100, 100]),
-                output_path=tmp_path / "edited.gif")
-    panel = ed.model_panel
+    ed = editor_with_model(make_gif(n=6, size=(24, 20), durations=[100, 50, 100, 50, 100, 100]),
+                           output_path=tmp_path / "edited.gif")
+    panel = ed.panels["Model"]
     original = ed.clip
     before = np.stack([np.asarray(f.convert("RGB")) for f in original.frames])
     assert panel.start() is None and "run folder" in panel.last_error  # errors land in the status, not a thread

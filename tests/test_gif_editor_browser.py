@@ -153,8 +153,8 @@ def test_model_panel_regenerates_in_a_real_browser(tmp_path):
     run = train("smoke", write_moving_square_pairs(tmp_path / "pairs"), tmp_path / "run", max_steps=4)
     gif = tmp_path / "clip.gif"
     gif.write_bytes(make_gif(n=6, size=(40, 32), durations=100))
-    code = (f"from gif_editor.ui import Editor\ned = Editor({str(gif)!r})\n"
-            f"ed.model_panel.set(run={str(run)!r}, steps=3)\ned.widget")
+    code = (f"from vdiff.apps.model_panel import editor_with_model\ned = editor_with_model({str(gif)!r})\n"
+            f"ed.panels['Model'].set(run={str(run)!r}, steps=3)\ned.widget")
     with _voila(tmp_path, code) as url, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         try:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import gif_editor as ge
-from gif_editor.io import _mp4_timeline
+from gif_editor.encode import _mp4_timeline
 from gif_fixtures import gif_info, make_frames, make_gif
 
 

@@ -1,40 +1,61 @@
-"""The editor's "Regenerate with a model" panel: re-prompt, regenerate a box/frames, or extend the
-loaded GIF with a trained vdiff run, in a background thread, with a progress bar, a live preview of
-the model's predicted x0 and a Cancel button.
+"""The GIF editor's Model tab ("Regenerate with a model"): re-prompt, regenerate a box/frames, or extend
+the loaded GIF with a trained vdiff run, in a background thread, with a progress bar, a live preview
+of the model's predicted x0 and a Cancel button.
 
-The result replaces the Editor's loaded GIF (``Editor.load``), so Preview, Download and every Pillow
-operation apply to it; "Back" returns to the GIF from before. Headless use (tests, scripts):
-``panel.set(...)``, ``panel.start()``, ``panel.wait()``; errors land in ``panel.status`` and
-``panel.last_error`` (a button handler's exception would be swallowed by ipywidgets).
+    from vdiff.apps.model_panel import editor_with_model
+    editor = editor_with_model("clip.gif", run_dir="runs/digits")    # gif_editor's Editor + this tab
+
+gif_editor knows nothing of vdiff: the panel plugs into ``Editor(panels=[...])`` and sees the editor
+only as a ``gif_editor.panels.EditorHost`` (its clip, load, preview). The result replaces the
+editor's loaded GIF, so Preview, Download and every Pillow operation apply to it; "Back" returns to
+the GIF from before. Headless use (tests, scripts): ``panel.set(...)``, ``panel.start()``,
+``panel.wait()``; errors land in ``panel.status`` and ``panel.last_error`` (a button handler's
+exception would be swallowed by ipywidgets).
+
+Importing this module loads neither torch nor the model: ``_edit`` and ``_load_pipeline`` import them when needed.
 """
 from __future__ import annotations
 
+import os
 import threading
-from typing import TYPE_CHECKING
+from types import ModuleType
 
 import ipywidgets as w
 import numpy as np
 from PIL import Image
 
-from .clip import Clip
-from .status import StatusLine
-
-if TYPE_CHECKING:
-    from .ui import Editor
+from clipkit.gif import encode_gif
+from gif_editor.clip import Clip
+from gif_editor.panels import EditorHost
+from gif_editor.status import StatusLine
+from gif_editor.ui import Editor
 
 _WIDE = {"description_width": "110px"}
 MODES = (("Re-prompt", "reprompt"), ("Regenerate box / frames", "regenerate"), ("Extend", "extend"))
 _PREVIEW_SIDE = 160  # the x0 preview is enlarged (nearest) to about this many pixels
 
 
+# The panel's only imports from the model, in one place to re-point when vdiff's layers move. Both are
+# imported on first use: vdiff.edit's module is torch-free, vdiff.generate loads torch.
+def _edit() -> ModuleType:
+    """vdiff.edit: DEFAULT_STRENGTH, check_box, regenerate, extend, result_durations, EditCancelled."""
+    from vdiff import edit
+    return edit
+
+
+def _load_pipeline(run: str):
+    from vdiff.generate import load_pipeline
+    return load_pipeline(run)
+
+
 class ModelPanel(StatusLine):
     """Run folder, prompt, mode, strength, box, frames, extend N, seed; Run / Cancel / Back."""
 
-    def __init__(self, editor: "Editor", run: str = "") -> None:
-        from vdiff.edit import DEFAULT_STRENGTH  # vdiff.edit loads torch only when an edit runs
+    title = "Model"
 
+    def __init__(self, editor: EditorHost, run: str = "") -> None:
         self.editor = editor
-        self.default_strength = DEFAULT_STRENGTH
+        self.default_strength = _edit().DEFAULT_STRENGTH
         self.last_error: str | None = None
         self.result: np.ndarray | None = None  # the last edit, uint8 [F, H, W, 3]
         self.previous: Clip | None = None       # the loaded GIF before the last model edit ("Back")
@@ -47,7 +68,7 @@ class ModelPanel(StatusLine):
         self.prompt = w.Text(placeholder="e.g. digit 3 moving left", description="Prompt", style=_WIDE,
                              layout=w.Layout(width="440px"))
         self.mode = w.ToggleButtons(options=MODES, value="reprompt", description="Mode", style=_WIDE)
-        self.strength = w.FloatSlider(value=DEFAULT_STRENGTH, min=0.05, max=1.0, step=0.05, description="Strength",
+        self.strength = w.FloatSlider(value=self.default_strength, min=0.05, max=1.0, step=0.05, description="Strength",
                                       style=_WIDE, continuous_update=False)
         self.box = w.Text(placeholder="L T R B in pixels (blank: whole frames)", description="Box", style=_WIDE)
         self.frames = w.Text(placeholder="e.g. 0-3,6 (blank: all frames)", description="Frames", style=_WIDE)
@@ -100,8 +121,6 @@ class ModelPanel(StatusLine):
     # ------------------------------------------------------------ running
     def _request(self) -> dict:
         """The edit the controls describe; ValueError (shown in the status) when one is not usable."""
-        from vdiff.edit import check_box
-
         clip = self.editor.clip
         if clip is None:
             raise ValueError("load a GIF first (upload or path)")
@@ -120,7 +139,7 @@ class ModelPanel(StatusLine):
                     box = tuple(int(v) for v in text)
                 except ValueError:
                     raise ValueError(f"the box is 4 whole numbers L T R B, got {self.box.value!r}") from None
-                kwargs["box"] = check_box(box, *clip.size)
+                kwargs["box"] = _edit().check_box(box, *clip.size)
             if self.frames.value.strip():
                 kwargs["frames"] = self.frames.value.strip()
             if "box" not in kwargs and "frames" not in kwargs:
@@ -163,8 +182,6 @@ class ModelPanel(StatusLine):
             self.previous, self.back_button.disabled = None, True
 
     def _on_step(self, done: int, total: int, x0: np.ndarray) -> None:
-        from clipkit.gif import encode_gif
-
         self.progress.max, self.progress.value = total, done
         scale = max(1, _PREVIEW_SIDE // max(x0.shape[1:3]))
         frames = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.Resampling.NEAREST)
@@ -172,24 +189,22 @@ class ModelPanel(StatusLine):
         self.preview.value = encode_gif(frames, 100)
 
     def _work(self, run: str, prompt: str, clip: Clip, request: dict) -> None:
-        from vdiff.edit import EditCancelled, extend, regenerate, result_durations
-        from vdiff.generate import load_pipeline
-
+        edit = _edit()
         try:
             if run not in self._pipes:
-                self._pipes[run] = load_pipeline(run)
+                self._pipes[run] = _load_pipeline(run)
             pipe = self._pipes[run]
             self._ok("running…")
             frames = np.stack([np.asarray(f.convert("RGB")) for f in clip.frames])
             mode = request.pop("mode")
             common = {"callback": self._on_step, "cancel": self.cancel_event, "progress": False}
             if mode == "extend":
-                out = extend(pipe, frames, prompt, request.pop("num"), **request, **common)
+                out = edit.extend(pipe, frames, prompt, request.pop("num"), **request, **common)
             else:
-                out = regenerate(pipe, frames, prompt, **request, **common)
-            durations = result_durations(clip.durations, len(frames), len(out), extended=mode == "extend")
+                out = edit.regenerate(pipe, frames, prompt, **request, **common)
+            durations = edit.result_durations(clip.durations, len(frames), len(out), extended=mode == "extend")
             result = Clip([Image.fromarray(f).convert("RGBA") for f in out], durations, loop=clip.loop)
-        except EditCancelled:
+        except edit.EditCancelled:
             self._fail("cancelled: the loaded GIF is unchanged")
             return
         except Exception as exc:  # noqa: BLE001 - a thread's exception would vanish; show it instead
@@ -202,3 +217,19 @@ class ModelPanel(StatusLine):
         self.editor.load(result, name=f"{mode}: {prompt}")
         self.editor.preview()
         self._ok(f"{mode} done: {result.describe()}; Preview and Download now use it (Back undoes it)")
+
+
+def model_panel(run: str | os.PathLike | None = None, prompt: str = ""):
+    """A panel factory for ``Editor(panels=[...])``: the Model tab, its run folder and prompt filled in."""
+    def build(host: EditorHost) -> ModelPanel:
+        panel = ModelPanel(host, run="" if run is None else str(run))
+        panel.prompt.value = prompt
+        return panel
+    return build
+
+
+def editor_with_model(source=None, run_dir: str | os.PathLike | None = None, *, prompt: str = "", **kwargs) -> Editor:
+    """gif_editor's Editor (``source`` and ``kwargs`` as ``Editor`` takes them) with the Model tab;
+    the panel is ``editor.panels["Model"]``."""
+    panels = [*kwargs.pop("panels", ()), model_panel(run_dir, prompt)]
+    return Editor(source, panels=panels, **kwargs)

@@ -84,8 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-digits", type=int, choices=(1, 2), default=1)
     p.add_argument("--speed", type=_positive_float, default=None,
-                   help="pixels per frame (default: the path fits the frame)")
-    p.add_argument("--no-bounce", action="store_true", help="let digits leave the frame instead of bouncing")
+                   help="pixels per frame, fractions allowed; the same value for sets of other --frames keeps "
+                        "their motion alike (default: 80%% of the fastest path that fits, at most size/8)")
+    p.add_argument("--walls", choices=("fit", "bounce", "leave"), default="fit",
+                   help="fit: one straight path inside the frame, and a --speed x --frames that cannot fit is "
+                        "an error; bounce: reflect off the walls; leave: slide out (default fit)")
+    p.add_argument("--no-bounce", dest="walls", action="store_const", const="leave", help=argparse.SUPPRESS)
+    p.add_argument("--whole-pixels", action="store_true",
+                   help="round positions to whole pixels, as clips were made before sub-pixel motion "
+                        "(reproduces those bytes; below 1 px a frame digits pause)")
     p.add_argument("--holdout", default=None,
                    help="digit:direction combos marked split=holdout, e.g. 0:up,3:right, or 'default' "
                         "(0:up, 3:right, 6:down, 9:left)")
@@ -162,8 +169,8 @@ def _run(args: argparse.Namespace) -> int:
         from .moving_mnist import CANONICAL_CAPTION, prepare_moving_mnist
         report = prepare_moving_mnist(
             args.out, canonical=args.canonical, num=args.num, size=args.size, frames=args.frames, seed=args.seed,
-            num_digits=args.num_digits, speed=args.speed, bounce=not args.no_bounce, holdout=args.holdout,
-            digits=args.digits, canonical_path=args.canonical_path, download=args.download,
+            num_digits=args.num_digits, speed=args.speed, walls=args.walls, subpixel=not args.whole_pixels,
+            holdout=args.holdout, digits=args.digits, canonical_path=args.canonical_path, download=args.download,
             caption=args.caption_text or CANONICAL_CAPTION, fps=args.fps, overwrite=args.overwrite, progress=progress)
     elif args.command == "msrvtt":
         from .msrvtt import HF_REPO, KAGGLE_DATASET, prepare_msrvtt

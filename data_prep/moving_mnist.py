@@ -2,11 +2,12 @@
 
 Labeled clips ("digit 5 moving left") are the offline default dataset: every clip's digit identity
 and direction are known, so a trained model can be judged on both. Digits come from MNIST when it
-is on disk (or downloaded on request), else from scikit-learn's bundled 8x8 digits, upscaled.
+is on disk (or downloaded on request), else from scikit-learn's bundled 8x8 digits, upscaled. Each
+digit follows one straight path that fits the frame (``trajectory``), drawn at fractions of a pixel
+(``raster``), and each clip keeps that true path (``centers``) for judging continuations.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,12 @@ from clipkit.manifest import DIRECTIONS
 
 from .digits import glyph_pool
 from .pairs import PairsWriter, UserError
+from .raster import draw_path, ink_centre
+from .trajectory import default_speed, glyph_size, max_fit_speed, positions, resolve_speed, room, start_position
 
-# (dx, dy) in image coordinates: y grows downwards, so "up" is -y.
-_VECTORS = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}
+__all__ = ["COMBOS", "DEFAULT_HOLDOUT", "DIRECTIONS", "LabeledClip", "caption_for", "default_speed", "generate_labeled",
+           "glyph_size", "load_canonical", "max_fit_speed", "normalize_holdout", "prepare_moving_mnist"]
+
 # One held-out direction per chosen digit, each direction exactly once: every digit and every
 # direction still appears in training, only these 4 of the 40 combinations are new at test time.
 DEFAULT_HOLDOUT: frozenset[tuple[int, str]] = frozenset({(0, "up"), (3, "right"), (6, "down"), (9, "left")})
@@ -29,12 +33,19 @@ COMBOS: tuple[tuple[int, str], ...] = tuple((d, m) for d in range(10) for m in D
 
 @dataclass
 class LabeledClip:
-    """One generated clip: uint8 frames [F, H, W, 3], white digits on black, and its true labels."""
+    """One generated clip: uint8 frames [F, H, W, 3], white digits on black, and its true labels.
+
+    ``centers`` [digits, F, 2] is each digit's true centre of mass (x, y) per frame, in pixels with
+    pixel centres at whole numbers (the centroid ``sum(v * x) / sum(v)`` of a frame showing only
+    that digit); ``speed`` is its motion in pixels per frame.
+    """
     frames: np.ndarray
     caption: str
     digits: list[int] = field(default_factory=list)
     directions: list[str] = field(default_factory=list)
     split: str = "train"
+    centers: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 2)))
+    speed: float = 0.0
 
 
 def caption_for(digits: list[int], directions: list[str]) -> str:
@@ -67,49 +78,6 @@ def normalize_holdout(holdout: str | Iterable | None) -> frozenset[tuple[int, st
     return frozenset(combos)
 
 
-def glyph_size(size: int) -> int:
-    """Digit height in pixels: ~44% of the frame (14 px at 32, 28 px at 64), like Moving MNIST's 28/64."""
-    return max(6, round(0.44 * size))
-
-
-def default_speed(size: int, frames: int) -> float:
-    """Pixels per frame so that the whole path fits in the frame with room to spare (no bounce needed)."""
-    free = size - glyph_size(size)
-    return min(size / 8, 0.8 * free / max(frames - 1, 1))
-
-
-def _path(start: float, step: float, frames: int, free: int, bounce: bool) -> np.ndarray:
-    """Top-left coordinate per frame along one axis; reflected at the walls when bouncing."""
-    p = start + step * np.arange(frames)
-    if bounce and free > 0:
-        p = np.mod(p, 2 * free)
-        p = np.where(p > free, 2 * free - p, p)
-    return np.rint(p).astype(int)
-
-
-def _paste(canvas: np.ndarray, glyph: np.ndarray, x: int, y: int) -> None:
-    """Max-blend glyph into canvas at (x, y), clipped at the borders (digits may leave the frame)."""
-    h, w = canvas.shape
-    g = glyph.shape[0]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + g, w), min(y + g, h)
-    if x0 >= x1 or y0 >= y1:
-        return
-    region = canvas[y0:y1, x0:x1]
-    np.maximum(region, glyph[y0 - y:y1 - y, x0 - x:x1 - x], out=region)
-
-
-def _start(direction: str, travel: float, free: int, rng: np.random.Generator) -> tuple[float, float]:
-    """Start (x, y): along the motion axis leave room for the whole path; across it, anywhere."""
-    dx, dy = _VECTORS[direction]
-    if travel <= free:
-        along = rng.uniform(0, free - travel)
-        along = along if (dx + dy) > 0 else free - along
-    else:  # path longer than the frame: start at the far wall so most of it goes the right way
-        along = 0.0 if (dx + dy) > 0 else float(free)
-    across = rng.uniform(0, free)
-    return (along, across) if dx else (across, along)
-
-
 def _combo(i: int, slot: int, seed: int) -> tuple[int, str]:
     """Every block of 40 consecutive clips covers each (digit, direction) once per digit slot."""
     block, index = divmod(i, len(COMBOS))
@@ -118,14 +86,18 @@ def _combo(i: int, slot: int, seed: int) -> tuple[int, str]:
 
 
 def generate_labeled(num: int, *, size: int = 32, frames: int = 8, seed: int = 0, num_digits: int = 1,
-                     speed: float | None = None, bounce: bool = True,
+                     speed: float | None = None, walls: str = "fit", subpixel: bool = True,
                      holdout: str | Iterable | None = None, source: str = "auto") -> Iterator[LabeledClip]:
-    """Yield ``num`` labeled moving-digit clips, balanced over digits and directions, deterministic per seed.
+    """``num`` labeled moving-digit clips (an iterator), balanced over digits and directions, deterministic per seed.
 
     Clip ``i`` depends only on (seed, i), so a longer run starts with the clips of a shorter one.
-    ``speed`` is in pixels per frame (default: the path fits the frame, so it never reverses);
+    ``speed`` is in pixels per frame, fractions allowed (default ``default_speed``: the path fits);
+    ``walls`` is "fit" (a path that does not fit is a ValueError), "bounce" or "leave" (see
+    ``data_prep.trajectory``); ``subpixel=False`` rounds every position to whole pixels, which
+    reproduces clips made before sub-pixel motion byte for byte (below 1 px a frame they pause);
     ``holdout`` combinations (see ``normalize_holdout``) get ``split="holdout"``;
     ``source`` picks the glyphs: "auto", "mnist" (may download) or "sklearn" (bundled, offline).
+    Bad arguments raise here, before the first clip is asked for.
     """
     if num < 0:
         raise ValueError(f"num must be >= 0, got {num}")
@@ -135,34 +107,37 @@ def generate_labeled(num: int, *, size: int = 32, frames: int = 8, seed: int = 0
         raise ValueError(f"frames must be at least 2 to show motion, got {frames}")
     if num_digits not in (1, 2):
         raise ValueError(f"num_digits must be 1 or 2, got {num_digits}")
-    speed = default_speed(size, frames) if speed is None else float(speed)
-    if not (speed > 0 and math.isfinite(speed)):
-        raise ValueError(f"speed must be a positive number of pixels per frame, got {speed}")
+    speed = resolve_speed(size, frames, speed, walls)
     held = normalize_holdout(holdout)
+    return _clips(num, size, frames, seed, num_digits, speed, walls, subpixel, held, source)
+
+
+def _clips(num: int, size: int, frames: int, seed: int, num_digits: int, speed: float, walls: str,
+           subpixel: bool, held: frozenset[tuple[int, str]], source: str) -> Iterator[LabeledClip]:
     g = glyph_size(size)
     pool, _ = glyph_pool(g, source)
-    free = size - g
+    free = room(size)
     travel = speed * (frames - 1)
-
     for i in range(num):
         rng = np.random.default_rng((seed, i, 0x6D6E))
         combos = [_combo(i, slot, seed) for slot in range(num_digits)]
-        canvas = np.zeros((frames, size, size), np.float32)
+        layers, centers = [], []
         for digit, direction in combos:
             glyphs = pool[digit]
             glyph = glyphs[rng.integers(len(glyphs))]
-            x0, y0 = _start(direction, travel, free, rng)
-            dx, dy = _VECTORS[direction]
-            xs = _path(x0, dx * speed, frames, free, bounce)
-            ys = _path(y0, dy * speed, frames, free, bounce)
-            for t in range(frames):
-                _paste(canvas[t], glyph, int(xs[t]), int(ys[t]))
+            start = start_position(direction, travel, free, rng, on_grid=subpixel)
+            corners = positions(start, direction, speed, frames, free, walls)
+            if not subpixel:
+                corners = np.rint(corners)
+            layers.append(draw_path(glyph, corners, size))
+            centers.append(corners + ink_centre(glyph))
+        canvas = np.max(layers, axis=0)  # max-blend: crossing digits stay white, never brighter
         grey = (np.clip(canvas, 0.0, 1.0) * 255).round().astype(np.uint8)
         digits = [d for d, _ in combos]
         directions = [m for _, m in combos]
         split = "holdout" if any(c in held for c in combos) else "train"
         yield LabeledClip(np.repeat(grey[..., None], 3, axis=-1), caption_for(digits, directions),
-                          digits, directions, split)
+                          digits, directions, split, np.stack(centers), speed)
 
 
 # --- writing the pairs folder -------------------------------------------------------------------
@@ -210,15 +185,16 @@ def _resize_grey(seq: np.ndarray, size: int) -> np.ndarray:
 
 def prepare_moving_mnist(out: str | Path, *, canonical: bool = False, num: int = 1000,
                          size: int | None = None, frames: int | None = None, seed: int = 0,
-                         num_digits: int = 1, speed: float | None = None, bounce: bool = True,
-                         holdout: str | Iterable | None = None, digits: str = "auto",
+                         num_digits: int = 1, speed: float | None = None, walls: str = "fit",
+                         subpixel: bool = True, holdout: str | Iterable | None = None, digits: str = "auto",
                          canonical_path: str | Path | None = None, download: bool = False,
                          caption: str = CANONICAL_CAPTION, fps: float = 8, overwrite: bool = False,
                          progress: bool = True) -> dict:
     """Write moving-digit pairs to ``out``: labeled clips (default, offline) or the canonical file.
 
-    Labeled: ``num`` clips of ``size`` (32) px and ``frames`` (8), manifest rows with digits,
-    directions and split. Canonical: the first ``num`` sequences of mnist_test_seq.npy, the first
+    Labeled: ``num`` clips of ``size`` (32) px and ``frames`` (8) (``speed``, ``walls`` and
+    ``subpixel`` as in ``generate_labeled``), manifest rows with digits, directions, split, speed
+    and each digit's per-frame ``centers``. Canonical: the first ``num`` sequences of mnist_test_seq.npy, the first
     ``frames`` (all 20) frames each, resized to ``size`` (64), captioned with the fixed ``caption``.
     Returns the report that is also written to prepare_report.json.
     """
@@ -249,17 +225,19 @@ def prepare_moving_mnist(out: str | Path, *, canonical: bool = False, num: int =
     if digits == "auto":  # resolve now so the manifest says which glyphs were used
         from .digits import mnist_available
         digits = "mnist" if mnist_available() else "sklearn"
-    settings = {"mode": "labeled", "size": size, "frames": frames, "seed": seed, "num_digits": num_digits,
-                "speed": speed, "bounce": bounce, "digits": digits,
-                "holdout": sorted(f"{d}:{m}" for d, m in held)}
-    writer = PairsWriter(out, "moving_mnist", fps=fps, overwrite=overwrite, settings=settings)
+    # Checked before the output folder is made: a path that does not fit leaves nothing behind.
     clips = generate_labeled(num, size=size, frames=frames, seed=seed, num_digits=num_digits, speed=speed,
-                             bounce=bounce, holdout=held, source=digits)
+                             walls=walls, subpixel=subpixel, holdout=held, source=digits)
+    settings = {"mode": "labeled", "size": size, "frames": frames, "seed": seed, "num_digits": num_digits,
+                "speed": resolve_speed(size, frames, speed, walls), "walls": walls, "subpixel": subpixel,
+                "digits": digits, "holdout": sorted(f"{d}:{m}" for d, m in held)}
+    writer = PairsWriter(out, "moving_mnist", fps=fps, overwrite=overwrite, settings=settings)
     with writer:
         for i, clip in enumerate(tqdm(clips, total=num, desc="labeled digits", disable=not progress)):
             name = f"digits_{i:06d}"
             if writer.done(name):
                 continue
             writer.write(name, clip.frames, clip.caption, digits=clip.digits, directions=clip.directions,
-                         split=clip.split)
+                         split=clip.split, speed=round(clip.speed, 6),
+                         centers=np.round(clip.centers, 3).tolist())
     return writer.finish()

@@ -37,6 +37,8 @@ def test_module_entry_point_help_and_one_line_error(tmp_path):
     (["moving_mnist", "--out", "{o}", "--holdout", "12:left"], "digit 0-9"),
     (["moving_mnist", "--out", "{o}", "--canonical"], "--download"),
     (["moving_mnist", "--out", "{o}", "--size", "abc"], "whole number"),
+    (["moving_mnist", "--out", "{o}", "--size", "32", "--frames", "24", "--speed", "1"], "--walls bounce"),
+    (["moving_mnist", "--out", "{o}", "--speed", "0.01"], "at least"),
     (["gif_folder", "--src", "{missing}", "--out", "{o}"], "not a folder"),
     (["videos", "--src", "{empty}", "--out", "{o}"], "no video files"),
     (["msrvtt", "--source", "{missing}", "--out", "{o}"], "not a folder"),
@@ -99,3 +101,30 @@ def test_import_is_lazy():
             "if m in sys.modules]; print(heavy); data_prep.prepare_gif_folder; print(callable(data_prep.validate))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.split("\n")[:2] == ["[]", "True"], result.stderr
+
+
+def test_moving_digits_speed_walls_and_whole_pixels(tmp_path, capsys):
+    from clipkit.gif import read_gif_array
+    from data_prep.moving_mnist import generate_labeled
+
+    common = ["--num", "4", "--size", "32", "--digits", "sklearn", "--quiet"]
+    # a path that cannot fit is one line and exit 2, and leaves no folder behind
+    assert status(["moving_mnist", "--out", str(tmp_path / "no"), "--frames", "24", "--speed", "1", *common]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--speed <=" in err and not (tmp_path / "no").exists()
+    # the same speed for a long training set and a shorter evaluation set
+    for name, frames, seed in (("train", "24", "0"), ("eval", "16", "1")):
+        assert main(["moving_mnist", "--out", str(tmp_path / name), "--frames", frames, "--speed", "0.63",
+                     "--seed", seed, *common]) == 0
+        report = json.loads((tmp_path / name / "prepare_report.json").read_text())
+        assert report["settings"]["speed"] == 0.63 and report["settings"]["walls"] == "fit"
+        rows = [json.loads(r) for r in (tmp_path / name / "manifest.jsonl").read_text().splitlines()]
+        assert all(r["speed"] == 0.63 and len(r["centers"][0]) == r["frames"] == int(frames) for r in rows)
+    # bouncing when asked; whole pixels reproduce the generator's old rendering
+    assert main(["moving_mnist", "--out", str(tmp_path / "b"), "--frames", "24", "--speed", "1", "--walls", "bounce",
+                 *common]) == 0
+    assert main(["moving_mnist", "--out", str(tmp_path / "w"), "--frames", "8", "--whole-pixels", *common]) == 0
+    old = next(generate_labeled(1, size=32, frames=8, subpixel=False, source="sklearn"))
+    new = next(generate_labeled(1, size=32, frames=8, source="sklearn"))
+    assert np.array_equal(read_gif_array(tmp_path / "w" / "digits_000000.gif"), old.frames)
+    assert not np.array_equal(old.frames, new.frames)  # the default speed (2.06 px) is not whole pixels

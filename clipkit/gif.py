@@ -9,11 +9,15 @@ Facts they rest on (Pillow 10/11, measured here; CompuServe's GIF89a specificati
   delay is written below 20 ms, and a stored 0 is shown (read) as 100 ms.
 * Pillow's GIF writer merges a frame identical to the one before it into that frame's delay (even
   with ``optimize=False``): the frame count read back can be lower, the total duration is kept.
+* A frame may reach past the logical screen (GIFs from the wild do: a canvas that grows after the
+  first frame); Pillow then grows the canvas from that frame on, so frames come back in two sizes.
+  The reader pads the earlier ones to the final canvas (transparent in RGBA, black otherwise).
 """
 from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,21 +84,21 @@ def read_gif(source: GifSource, *, mode: str = "RGB", max_pixels: int = MAX_GIF_
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(data, formats=list(formats))
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise GifReadError("too large", str(exc)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise GifReadError("too large", _bomb_words(_head(source, 10))) from None
     except FileNotFoundError:
         raise GifReadError("not a GIF", f"no such file: {source}") from None
     except Exception as exc:  # UnidentifiedImageError, or a header Pillow gives up on
-        header = bytes(source[:6]) if not isinstance(data, (str, os.PathLike)) else _head(source)
-        if header in (b"GIF87a", b"GIF89a"):
-            raise GifReadError("undecodable GIF", f"{exc.__class__.__name__}: {exc}") from None
+        if _head(source, 6) in (b"GIF87a", b"GIF89a"):
+            raise GifReadError("undecodable GIF", "it starts like a GIF but what follows the header is not "
+                                                  f"readable GIF data ({_words(exc)})") from None
         raise GifReadError("not a GIF", f"no {' / '.join(formats)} header") from None
     with im:
         try:
             width, height = im.size
             n_frames = getattr(im, "n_frames", 1)  # skips frame data: decodes nothing
         except Exception as exc:
-            raise GifReadError("undecodable GIF", f"{exc.__class__.__name__}: {exc}") from None
+            raise GifReadError("undecodable GIF", f"damaged before its first frame ({_words(exc)})") from None
         if width * height * n_frames > max_pixels:
             raise GifReadError("too large", f"{n_frames} frames of {width}x{height} = {width * height * n_frames:,} "
                                             f"pixels, over the budget of {max_pixels:,}")
@@ -111,19 +115,58 @@ def read_gif(source: GifSource, *, mode: str = "RGB", max_pixels: int = MAX_GIF_
                 if mode == "RGBA" and not transparent and out.getextrema()[3][0] < 255:
                     transparent = True
         except Exception as exc:  # truncated data surfaces as OSError, EOFError, IndexError, SyntaxError...
-            raise GifReadError("undecodable GIF", f"damaged or truncated at frame {len(frames) + 1}: "
-                                                  f"{exc.__class__.__name__}: {exc}") from None
+            raise GifReadError("undecodable GIF", f"damaged or truncated at frame {len(frames) + 1} "
+                                                  f"({_words(exc)})") from None
     if not frames:
         raise GifReadError("undecodable GIF", "no frames")
-    return GifFrames(frames, durations, loop, fmt, transparent)
+    frames, grown = _common_canvas(frames, mode)
+    return GifFrames(frames, durations, loop, fmt, transparent or grown)
 
 
-def _head(path: str | os.PathLike) -> bytes:
+def _common_canvas(frames: list[Image.Image], mode: str) -> tuple[list[Image.Image], bool]:
+    """Frames padded to the largest canvas (anchored top left, where GIF frame offsets count from);
+    True when padding added see-through pixels to an RGBA clip."""
+    width, height = max(f.width for f in frames), max(f.height for f in frames)
+    if all(f.size == (width, height) for f in frames):
+        return frames, False
+    fill = (0, 0, 0, 0) if mode == "RGBA" else 0
+    padded = []
+    for f in frames:
+        if f.size != (width, height):
+            canvas = Image.new(mode, (width, height), fill)
+            canvas.paste(f, (0, 0))
+            f = canvas
+        padded.append(f)
+    return padded, mode == "RGBA"
+
+
+def _head(source: GifSource, n: int) -> bytes:
+    """The first ``n`` bytes of the data or file (b"" when unreadable)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[:n])
     try:
-        with open(path, "rb") as fh:
-            return fh.read(6)
+        with open(source, "rb") as fh:
+            return fh.read(n)
     except OSError:
         return b""
+
+
+def _words(exc: Exception) -> str:
+    """An exception as words for a user: Pillow's messages name the stream object
+    ("cannot identify image file <_io.BytesIO object at 0x...>"), which means nothing to them."""
+    text = re.sub(r"\s*<_?io\.\w+ (object|name=[^>]*) at 0x[0-9a-f]+>|\s*<_io\.\w+ name=[^>]*>", "", str(exc)).strip()
+    text = text.replace("cannot identify image file", "Pillow cannot identify the image data")
+    return text or exc.__class__.__name__
+
+
+def _bomb_words(header: bytes) -> str:
+    """Why Pillow refused to open a file as a decompression bomb, with the canvas size when it is a GIF."""
+    limit = Image.MAX_IMAGE_PIXELS or 0
+    if header[:6] in (b"GIF87a", b"GIF89a") and len(header) >= 10:
+        w, h = int.from_bytes(header[6:8], "little"), int.from_bytes(header[8:10], "little")
+        return (f"its {w}x{h} canvas is {w * h:,} pixels, over Pillow's limit of {limit:,} per frame "
+                "(a decompression bomb)")
+    return f"one frame is over Pillow's limit of {limit:,} pixels (a decompression bomb)"
 
 
 def read_gif_array(source: GifSource, max_pixels: int = MAX_GIF_PIXELS) -> np.ndarray:

@@ -8,7 +8,9 @@ The widget module is imported lazily (`gif_editor.ui`) so the processor needs no
 """
 from .clip import Clip
 from .errors import GifEditorError
-from .io import load, save
+from .io import describe_gif, load, save
+from .video import load_video, probe_video
 from .ops import ORDER, apply, normalize, predict_size
 
-__all__ = ["Clip", "GifEditorError", "load", "apply", "save", "ORDER", "normalize", "predict_size"]
+__all__ = ["Clip", "GifEditorError", "load", "load_video", "probe_video", "apply", "save", "describe_gif", "ORDER",
+           "normalize", "predict_size"]

@@ -27,6 +27,8 @@ class Clip:
             raise ValueError("a clip needs at least one frame")
         if len(self.durations) != len(self.frames):
             raise ValueError(f"{len(self.frames)} frames but {len(self.durations)} durations")
+        if any(f.size != self.frames[0].size for f in self.frames):
+            raise ValueError(f"frames differ in size: {sorted({f.size for f in self.frames})}")
 
     @property
     def size(self) -> tuple[int, int]:

@@ -36,6 +36,7 @@ from .clip import Clip
 from .encode import ALPHA_CUT, encode_gif
 from .errors import GifEditorError
 from .params import flag, number
+from .timing import played_ms
 
 COLORS_RANGE = (2, 256)
 LOSSY_RANGE = (0, 200)
@@ -86,7 +87,8 @@ def _rgba(frame: Image.Image) -> np.ndarray:
 def drop_duplicates(clip: Clip, tolerance: float | None) -> Clip:
     """Drop frames within ``tolerance`` mean levels of the last kept frame; their delays go to it.
 
-    0 ms delays count as what they are (0): the sum of delays, i.e. the play time, is unchanged.
+    Merged delays add up as they play (timing.played_ms: 0 ms counts as the 100 ms browsers show),
+    so the play time a viewer sees is unchanged.
     """
     if tolerance is None or clip.n_frames < 2:
         return clip
@@ -95,7 +97,7 @@ def drop_duplicates(clip: Clip, tolerance: float | None) -> Clip:
     for frame, delay in zip(clip.frames[1:], clip.durations[1:]):
         arr = _rgba(frame)
         if float(np.abs(arr - kept).mean()) <= tolerance:
-            durations[-1] += delay
+            durations[-1] = played_ms(durations[-1]) + played_ms(delay)
             continue
         frames.append(frame)
         durations.append(delay)
@@ -258,10 +260,14 @@ def displayed_frames(data: bytes) -> tuple[list[np.ndarray], list[int]]:
     return frames, delays
 
 
-def mean_error(original: Clip, data: bytes) -> float:
+def mean_error(original: Clip, data: bytes, scale_to_source: bool = False) -> float:
     """Mean absolute colour error (levels, RGB over opaque pixels) between the clip and what the GIF
-    shows at each of the clip's frame start times (so dropped frames are compared to their stand-in)."""
+    shows at each of the clip's frame start times (so dropped frames are compared to their stand-in).
+    ``scale_to_source``: a GIF of another size is scaled (bilinear) to the clip's size first, so the
+    detail a smaller GIF lost counts as error."""
     shown, delays = displayed_frames(data)
+    if scale_to_source and shown and shown[0].shape[1::-1] != original.size:
+        shown = [np.asarray(Image.fromarray(f).resize(original.size, Image.Resampling.BILINEAR)) for f in shown]
     starts = np.cumsum([0] + delays[:-1])
     errors, t = [], 0
     for frame, delay in zip(original.frames, original.durations):

@@ -10,6 +10,8 @@ from typing import Any
 from .errors import GifEditorError
 from .watermark import POSITIONS
 
+MAX_PIXELS = 150_000_000  # decoded width x height x frames; RGBA frames cost 4 bytes per pixel (600 MB)
+
 
 def number(op: str, params: dict, key: str, lo: float, hi: float, default: Any = None,
            integer: bool = False) -> int | float:

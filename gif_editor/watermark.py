@@ -12,7 +12,8 @@ from clipkit.fonts import load_font
 
 from .errors import GifEditorError
 
-POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "center")
+POSITIONS = ("top-left", "top-right", "bottom-left", "bottom-right", "center", "top", "bottom")
+ALIGNS = ("left", "center", "right")
 
 
 def parse_color(color: str) -> tuple[int, int, int]:
@@ -30,28 +31,59 @@ def place(frame_size: tuple[int, int], item_size: tuple[int, int], position: str
     y = {"top": margin, "bottom": fh - ih - margin}
     if position == "center":
         return (fw - iw) // 2, (fh - ih) // 2
+    if position in ("top", "bottom"):  # centred across, like a caption or a meme's lines
+        return (fw - iw) // 2, y[position]
     vertical, horizontal = position.split("-")
     return x[horizontal], y[vertical]
 
 
 def text_layer(frame_size: tuple[int, int], text: str, *, font_size: int, opacity: int, color: str,
-               position: str, margin: int) -> Image.Image:
-    """A transparent RGBA layer with the text drawn at its position with the given opacity."""
+               position: str, margin: int, stroke_width: int = 0, stroke_color: str = "black",
+               shadow: int = 0, shadow_color: str = "black", box: bool = False, box_color: str = "black",
+               box_opacity: int = 160, padding: int = 6, align: str = "left") -> Image.Image:
+    """A transparent RGBA layer with the text at its position: readable on any background through an
+    outline (``stroke_width`` px), a drop shadow (``shadow`` px offset) and/or a background box.
+
+    Each part is its own layer, alpha-composited (box, then shadow, then text): drawing one over
+    another on the same layer would replace its pixels and punch holes where the text is see-through.
+    Several lines (newlines in ``text``) are laid out by Pillow's multiline text with ``align``.
+    """
     # Control characters (other than newlines) make the text shaper fail and draw nothing useful.
     text = "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) != "Cc")
-    layer = Image.new("RGBA", frame_size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
-    fill = parse_color(color) + (opacity,)
+    probe = ImageDraw.Draw(Image.new("RGBA", (1, 1)))
+    style = {"spacing": max(2, font_size // 5), "align": align, "stroke_width": stroke_width}
     try:
         font = load_font(font_size)
-        left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
+        left, top, right, bottom = probe.multiline_textbbox((0, 0), text, font=font, **style)
     except (RuntimeError, OSError, ValueError):
         # Complex-script shaping (raqm) refused the text: fall back to basic layout.
         font = load_font(font_size, basic=True)
-        left, top, right, bottom = draw.multiline_textbbox((0, 0), text, font=font)
-    x, y = place(frame_size, (right - left, bottom - top), position, margin)
-    draw.multiline_text((x - left, y - top), text, font=font, fill=fill)
-    return layer
+        left, top, right, bottom = probe.multiline_textbbox((0, 0), text, font=font, **style)
+    pad = padding if box else 0
+    block = (right - left + 2 * pad + shadow, bottom - top + 2 * pad + shadow)
+    x, y = place(frame_size, block, position, margin)
+    origin = (x + pad - left, y + pad - top)  # where Pillow's anchor goes so the ink starts at the block
+
+    def layer() -> tuple[Image.Image, ImageDraw.ImageDraw]:
+        im = Image.new("RGBA", frame_size, (0, 0, 0, 0))
+        return im, ImageDraw.Draw(im)
+
+    out = Image.new("RGBA", frame_size, (0, 0, 0, 0))
+    if box:
+        im, draw = layer()
+        draw.rounded_rectangle((x, y, x + block[0] - shadow - 1, y + block[1] - shadow - 1), radius=pad,
+                               fill=parse_color(box_color) + (box_opacity * opacity // 255,))
+        out = Image.alpha_composite(out, im)
+    if shadow:
+        im, draw = layer()
+        draw.multiline_text((origin[0] + shadow, origin[1] + shadow), text, font=font,
+                            fill=parse_color(shadow_color) + (opacity * 3 // 4,),
+                            stroke_fill=parse_color(shadow_color) + (opacity * 3 // 4,), **style)
+        out = Image.alpha_composite(out, im)
+    im, draw = layer()
+    draw.multiline_text(origin, text, font=font, fill=parse_color(color) + (opacity,),
+                        stroke_fill=parse_color(stroke_color) + (opacity,), **style)
+    return Image.alpha_composite(out, im)
 
 
 def load_logo(path: str | None = None, data_base64: str | None = None) -> Image.Image:

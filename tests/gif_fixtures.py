@@ -53,3 +53,9 @@ def gif_info(data: bytes) -> dict:
             alpha_min = min(alpha_min, im.convert("RGBA").getextrema()[3][0])
         return {"size": im.size, "n_frames": im.n_frames, "durations": durations, "total": sum(durations),
                 "loop": im.info.get("loop"), "transparent": alpha_min < 128, "format": im.format}
+
+
+def as_saved(durations: list[int]) -> list[int]:
+    """The delays gif_editor writes by default: under 20 ms raised to 20 (browsers play 10 ms or less
+    as 100 ms), an unset 0 ms written as the 100 ms viewers show."""
+    return [100 if d == 0 else max(20, d) for d in durations]

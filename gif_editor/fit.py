@@ -133,7 +133,7 @@ class _Search:
     def shapes_from(self, share: float) -> list[tuple[float, int]]:
         """Shapes keeping at most ``share`` of the pixels x frames, largest first, big enough to see."""
         longest = max(self.clip.size)
-        return [(s, n) for s, n in SHAPES if s * s / n <= share + 1e-9 and longest * s >= MIN_SIDE
+        return [(s, n) for s, n in SHAPES if s * s / n <= share + 1e-9 and (s == 1 or longest * s >= MIN_SIDE)
                 and (n == 1 or self.clip.n_frames >= 2 * n)]
 
     def run(self) -> Try:

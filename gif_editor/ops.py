@@ -29,6 +29,7 @@ from .errors import GifEditorError
 from .fit import fit_settings
 from .geometry import (SIZE_RANGE, crop_box, crop_target, keep_aspect_size, map_frames, op_crop,  # noqa: F401
                        op_flip_horizontal, op_flip_vertical, op_resize, op_rotate, resize_target)
+# SIZE_RANGE, crop_box, keep_aspect_size and the timing ranges are re-exported: ops is where they were
 from .optimize import drop_duplicates, settings_from
 from .params import check_position, flag, number
 from .timing import (DELAY_RANGE, HOLD_RANGE, NTH_RANGE, SPEED_RANGE, op_boomerang, op_delay,  # noqa: F401
@@ -163,7 +164,11 @@ def op_max_size(clip: Clip, p: dict) -> Clip:
     return replace(clip, info={**clip.info, "max_size": fit_settings(p, clip.info.get("optimize"))})
 
 
-OPERATIONS: dict[str, Callable[[Clip, dict], Clip]] = {name: globals()[f"op_{name}"] for name in ORDER}
+_FUNCTIONS = (op_trim, op_delete_frames, op_every_nth, op_reverse, op_boomerang, op_crop, op_rotate,
+              op_flip_horizontal, op_flip_vertical, op_resize, op_grayscale, op_brightness, op_contrast, op_text,
+              op_image_watermark, op_speed, op_delay, op_hold, op_optimize, op_max_size)
+OPERATIONS: dict[str, Callable[[Clip, dict], Clip]] = {f.__name__[3:]: f for f in _FUNCTIONS}
+assert tuple(OPERATIONS) == ORDER, "every operation has one function, listed in ORDER"
 
 
 # ---------------------------------------------------------------- the one code path
@@ -189,6 +194,7 @@ def normalize(ops: Iterable[dict] | None) -> list[dict]:
 
 def apply(clip: Clip, ops: Iterable[dict] | None) -> Clip:
     """Run an operation list on a clip (in ORDER) and return a new clip; the input is not changed."""
+    clip = replace(clip, info=dict(clip.info))  # notes that save() writes must not land on the source
     for item in normalize(ops):
         params = {k: v for k, v in item.items() if k != "op"}
         clip = OPERATIONS[item["op"]](clip, params)

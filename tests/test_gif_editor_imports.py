@@ -84,8 +84,8 @@ def test_a_panel_sees_the_editor_only_through_its_host():
     ed = Editor(make_gif(n=3, size=(60, 40), durations=[100, 200, 300]), panels=[_NamePanel])
     panel = ed.panels["Reverse"]
     assert isinstance(panel.host, EditorHost) and panel.host is ed
-    titles = [ed.widget.children[2].get_title(i) for i in range(len(ed.widget.children[2].children))]
-    assert titles[-1] == "Reverse" and panel.widget in ed.widget.children[2].children
+    titles = [ed.tabs.get_title(i) for i in range(len(ed.tabs.children))]
+    assert titles[-1] == "Reverse" and ed.tabs.children[-1] is panel.widget
     ed.set(width=120)  # the editor's own operations apply to what the panel loaded
     panel.run()
     assert ed.clip.durations == [300, 200, 100] and "reversed" in ed.original_info.value

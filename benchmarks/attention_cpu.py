@@ -3,7 +3,7 @@
     python benchmarks/attention_cpu.py [--threads 1] [--iters 5]
 
 Prints one JSON line per shape: milliseconds for ``F.scaled_dot_product_attention`` and for
-``vdiff.blocks._math_attention`` (fp32 softmax), in bf16 and fp32, and which one ``vdiff.blocks.attention``
+``vdiff.models.attention._math_attention`` (fp32 softmax), in bf16 and fp32, and which one ``vdiff.models.attention.attention``
 picks. The shapes are the ``tiny`` preset's (batch 8, 8 frames, 4 heads x 32): temporal attention
 at 32x32 / 16x16 / 8x8 and spatial attention at 8x8, plus longer sequences for the crossover.
 """
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from vdiff.blocks import _math_attention, _use_math_attention  # noqa: E402
+from vdiff.models.attention import _math_attention, _use_math_attention  # noqa: E402
 
 SHAPES = {  # name: (sequences N, length L)
     "temporal 32x32": (8 * 32 * 32, 8), "temporal 16x16": (8 * 16 * 16, 8), "temporal 8x8": (8 * 8 * 8, 8),

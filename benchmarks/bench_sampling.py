@@ -16,8 +16,9 @@ import time
 import torch
 
 from vdiff.config import get_preset
-from vdiff.diffusion import Diffusion
-from vdiff.unet import UNet3D
+from vdiff.core.options import SamplingOptions
+from vdiff.diffusion import Condition, Diffusion, sample
+from vdiff.models.unet import UNet3D
 
 TEXT_DIM = 384  # MiniLM's width; random embeddings, the speed does not depend on the caption
 
@@ -51,8 +52,8 @@ def main() -> None:
     samplers = ["ddim", "dpm++"] + (["ddpm"] if args.ddpm else [])
     for sampler in samplers:
         calls.clear()
-        seconds = _timed(lambda: diffusion.sample(model, emb, sampler=sampler, steps=args.steps,
-                                                  guidance_scale=2.0, progress=False, generator=0))
+        options = SamplingOptions(sampler=sampler, steps=args.steps, guidance=2.0)
+        seconds = _timed(lambda: sample(diffusion, model, Condition(emb), options, progress=False, generator=0))
         n_calls = len(calls) // 2  # warm-up + timed run
         result[sampler] = {"seconds": round(seconds, 3), "model_calls": n_calls,
                            "call_batch": calls[-1], "seconds_per_call": round(seconds / n_calls, 4)}

@@ -57,15 +57,15 @@ def reference_pipeline(unet: nn.Module, betas: torch.Tensor, config, text_encode
     from vdiff.generate import Pipeline
 
     # Its own static clipping of x0, and exactly its schedule (diffusers' cosine caps betas at 0.999, it at 0.9999).
-    config = config.replace(prediction_type="epsilon", x0_clip="static", timesteps=len(betas))
+    config = config.replace(prediction_type="epsilon", sampling={"x0_clip": "static"}, timesteps=len(betas))
     return Pipeline(ReferenceDenoiser(unet), config, text_encoder, device, diffusion=Diffusion(config, betas=betas))
 
 
 def train_reference(config, data_dir: Path, minutes: float, device: torch.device, seed: int = 0):
     """Train the reference for ``minutes`` of wall clock; returns (unet, diffusion, steps, seconds, losses)."""
     from video_diffusion_pytorch import GaussianDiffusion, Unet3D
-    from vdiff.data import PairsDataset, collate
-    from vdiff.text import load_text_encoder
+    from vdiff.training.data import PairsDataset, collate
+    from vdiff.models.text import load_text_encoder
 
     torch.manual_seed(seed)
     encoder = load_text_encoder(config.text_encoder)
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     from vdiff.evaluate import evaluate, write_report
     from vdiff.generate import load_pipeline
     from vdiff.hub import steps_trained
-    from vdiff.text import load_text_encoder
+    from vdiff.models.text import load_text_encoder
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

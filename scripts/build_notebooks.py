@@ -234,7 +234,7 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 "    trainer.fit()\n"
                 "except TrainingStopped as exc:  # out of memory or non-finite losses: the last weights are kept\n"
                 "    raise NotebookStop(str(exc)) from None\n"
-                "print(f\"trained to step {trainer.step} of {trainer.total_steps}; run folder: {run_dir}\")"
+                "print(f\"trained to step {trainer.step} of {trainer.end_step}; run folder: {run_dir}\")"
             ),
             new_code_cell(
                 "# Share on the Hugging Face Hub (PUSH_TO_HUB): a private model repo with the EMA weights,\n"
@@ -296,7 +296,7 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 "prompts = [p.strip() for p in PROMPTS.split(\";\") if p.strip()]\n"
                 "if SMOKE:\n"
                 "    STEPS, NUM_PER_PROMPT = 4, 1\n"
-                "# None = the run's config value (vdiff.sampling.sampling_options)\n"
+                "# None = the run's config value (its Config.sampling)\n"
                 "options = dict(steps=STEPS or None, sampler=None if SAMPLER == \"config\" else SAMPLER,\n"
                 "               guidance=None if GUIDANCE == \"config\" else float(GUIDANCE),\n"
                 "               x0_clip=None if X0_CLIP == \"config\" else X0_CLIP)\n"

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vdiff.config import get_preset
-from vdiff.unet import UNet3D
+from vdiff.core.config import get_preset
+from vdiff.models.unet import UNet3D
 
 KEYS = ("clips_per_s", "denoise_call_s", "params_m", "gflop_per_call", "achieved_tflops",
         "flop_utilisation", "peak_mem_mb", "train_step_s", "saved_activations_mb")
@@ -59,8 +59,7 @@ def test_bench_prints_one_json_object_with_the_real_parameter_count():
     assert result["gflop_per_call"] == pytest.approx(counter.get_total_flops() / 1e9, rel=1e-6)
     # sampled as the preset says (its x0 clipping, sampler, guidance), with --sample-steps 2 on top
     assert {k: result["sampling"][k] for k in ("sampler", "steps", "guidance", "x0_clip", "x0_clip_quantile")} == {
-        "sampler": config.sampler, "steps": 2, "guidance": config.guidance_scale, "x0_clip": config.x0_clip,
-        "x0_clip_quantile": config.x0_clip_quantile}
+        **config.sampling.to_dict(), "steps": 2}
     assert result["sampling"]["extrapolated"] is False
     if not HAVE_BASELINE:
         assert "baseline" not in result
@@ -123,17 +122,20 @@ def test_config_file_measures_that_model(tmp_path, capsys):
     assert selfcond["params"] == expected > plain["params"]  # the estimate's input channels
 
 
-def test_bench_samples_with_the_presets_own_options():
+def test_bench_samples_with_the_presets_own_options(monkeypatch):
     """vdiff.bench once sampled every preset with dynamic thresholding at 0.995, whatever the preset said."""
     from vdiff.bench import Ours, parse_args
 
     args = parse_args(FAST + ["--sample-steps", "1"])
-    config = get_preset("smoke", x0_clip="static", x0_clip_quantile=0.9, sampler="dpm++", guidance_scale=3.0)
+    import vdiff.evaluation.bench as bench
+
+    config = get_preset("smoke", sampling={"x0_clip": "static", "x0_clip_quantile": 0.9, "sampler": "dpm++",
+                                           "guidance": 3.0})
     seen = []
     subject = Ours(config, 2, 384, torch.device("cpu"), args)
-    sample = subject.diffusion.sample
-    subject.diffusion.sample = lambda *a, **k: seen.append(k) or sample(*a, **k)
+    real_sample = bench.sample
+    monkeypatch.setattr(bench, "sample", lambda *a, **k: seen.append(a[3]) or real_sample(*a, **k))
     report = subject.sample_seconds()
-    expected = {"sampler": "dpm++", "steps": 1, "guidance_scale": 3.0, "x0_clip": "static", "x0_clip_quantile": 0.9}
-    assert {k: seen[0][k] for k in expected} == expected
+    expected = {"sampler": "dpm++", "steps": 1, "guidance": 3.0, "x0_clip": "static", "x0_clip_quantile": 0.9}
+    assert seen[0].to_dict() == expected  # the options the sampler was handed
     assert (report["sampler"], report["x0_clip"], report["guidance"]) == ("dpm++", "static", 3.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vdiff.checkpoint import (checkpoint_path, latest_loadable_checkpoint, list_checkpoints, load_checkpoint,
+from vdiff.training.checkpoint import (checkpoint_path, latest_loadable_checkpoint, list_checkpoints, load_checkpoint,
                               load_weights, prune_checkpoints, save_checkpoint, save_weights)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def test_safetensors_weights(tmp_path):
 
 _SAVER = """
 import sys, torch
-from vdiff.checkpoint import save_checkpoint
+from vdiff.training.checkpoint import save_checkpoint
 path = sys.argv[1]
 state = {"step": 2, "w": torch.ones(30_000_000)}   # ~120 MB: the save takes a while
 print("saving", flush=True)
@@ -93,7 +93,7 @@ def test_saving_and_rotating_never_deletes_or_replaces_a_file_that_holds_data(pa
     """Google Drive keeps deleted and replaced files in its trash: whatever goes away must be empty."""
     import os
 
-    from vdiff.config import get_preset
+    from vdiff.core.config import get_preset
     from vdiff.train import train
 
     deleted, replaced = [], []
@@ -121,7 +121,7 @@ def test_saving_and_rotating_never_deletes_or_replaces_a_file_that_holds_data(pa
 
 
 def test_weights_saved_aside_by_a_killed_replace_still_load(tmp_path):
-    from vdiff.checkpoint import discard_leftovers, replace_file
+    from vdiff.training.checkpoint import discard_leftovers, replace_file
 
     path = tmp_path / "w.safetensors"
     save_weights({"a": torch.ones(2)}, path)
@@ -138,8 +138,8 @@ def test_weights_saved_aside_by_a_killed_replace_still_load(tmp_path):
 
 
 def test_disk_estimate_matches_the_files_a_run_writes(pairs_dir, tmp_path):
-    from vdiff.checkpoint import checkpoint_bytes, run_disk_estimate
-    from vdiff.config import get_preset
+    from vdiff.training.checkpoint import checkpoint_bytes, run_disk_estimate
+    from vdiff.core.config import get_preset
     from vdiff.train import train
 
     torch.set_num_threads(1)

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from vdiff import colab
-from vdiff.colab import NotebookStop
-from vdiff.video import save_gif
+from vdiff.apps import colab
+from vdiff.apps.colab import NotebookStop
+from vdiff.core.media import save_gif
 
 A100 = SimpleNamespace(device="cuda", gpu_memory_gb=40.0)
 T4 = SimpleNamespace(device="cuda", gpu_memory_gb=15.0)

@@ -1,46 +1,75 @@
-"""vdiff.config and vdiff.sampling: x0 clipping fields, old run configs, presets and sampling defaults."""
+"""vdiff.core.config and vdiff.core.options: sampling options, old run configs, presets."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from vdiff.config import Config, get_preset, preset_names
-from vdiff.sampling import SamplingOptions, sampling_options
+from vdiff.core.config import FLAT_SAMPLING, Config, get_preset, preset_names
+from vdiff.core.options import SamplingOptions
+
+
+def _flat(config: dict) -> dict:
+    """A config dict in the format before sampling was nested: the options as flat fields, old names."""
+    old = {k: v for k, v in config.items() if k != "sampling"}
+    names = {new: old_name for old_name, new in FLAT_SAMPLING.items()}
+    old.update({names[k]: v for k, v in config["sampling"].items()})
+    return old
+
+
+def test_an_old_run_config_with_flat_sampling_fields_loads_as_it_was(tmp_path):
+    new = get_preset("tiny", sampling={"sampler": "dpm++", "steps": 7, "guidance": 3.0})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(_flat(new.to_dict())))
+    assert "sample_steps" in json.loads(path.read_text()) and Config.from_json(path) == new
+    with pytest.raises(ValueError, match="both"):
+        Config.from_dict({**_flat(new.to_dict()), "sampling": {"steps": 3}})
 
 
 @pytest.mark.parametrize("threshold, x0_clip, quantile", [(None, "static", 0.995), (0.9, "dynamic", 0.9)])
 def test_an_old_run_config_with_threshold_loads_into_x0_clip(tmp_path, threshold, x0_clip, quantile):
-    old = get_preset("smoke").to_dict()
+    old = _flat(get_preset("smoke").to_dict())
     del old["x0_clip"], old["x0_clip_quantile"]
     old["threshold"] = threshold
     path = tmp_path / "config.json"
     path.write_text(json.dumps(old))
     cfg = Config.from_json(path)
-    assert (cfg.x0_clip, cfg.x0_clip_quantile) == (x0_clip, quantile)
-    assert cfg.replace(x0_clip="dynamic", x0_clip_quantile=0.995) == get_preset("smoke")  # nothing else moved
+    assert (cfg.sampling.x0_clip, cfg.sampling.x0_clip_quantile) == (x0_clip, quantile)
+    assert cfg.replace(sampling={"x0_clip": "dynamic", "x0_clip_quantile": 0.995}) == get_preset("smoke")
     with pytest.raises(ValueError, match="both"):
         Config.from_dict({**old, "x0_clip": "none"})
 
 
 @pytest.mark.parametrize("field, value", [("x0_clip", "clip"), ("x0_clip_quantile", 0.0),
-                                          ("x0_clip_quantile", 1.5), ("sampler", "euler"),
-                                          ("log_every", 0)])  # the trainer takes steps modulo log_every
+                                          ("x0_clip_quantile", 1.5), ("sampler", "euler"), ("steps", 0),
+                                          ("guidance", -1.0)])
+def test_impossible_sampling_options_are_refused_naming_the_option(field, value):
+    with pytest.raises(ValueError, match=field):
+        get_preset("smoke", sampling={field: value})
+    with pytest.raises(ValueError, match=field):
+        SamplingOptions(**{field: value})
+
+
+@pytest.mark.parametrize("field, value", [("log_every", 0),  # the trainer takes steps modulo log_every
+                                          ("sampling", "ddim")])
 def test_impossible_fields_are_refused_naming_the_field(field, value):
     with pytest.raises(ValueError, match=field):
         get_preset("smoke", **{field: value})
 
 
 def test_sampling_options_take_the_config_unless_overridden():
-    cfg = get_preset("tiny", sampler="dpm++", sample_steps=7, guidance_scale=3.0)
-    assert sampling_options(cfg) == SamplingOptions("dpm++", 7, 3.0, cfg.x0_clip, cfg.x0_clip_quantile)
-    opts = sampling_options(cfg, sampler="ddpm", steps=3, guidance=1.0, x0_clip="dynamic", x0_clip_quantile=0.9)
+    cfg = get_preset("tiny", sampling={"sampler": "dpm++", "steps": 7, "guidance": 3.0})
+    assert cfg.sampling == SamplingOptions("dpm++", 7, 3.0, "static", 0.995)  # the preset's own x0_clip kept
+    assert cfg.sampling.override(steps=None, guidance=None) == cfg.sampling  # None keeps the run's value
+    opts = cfg.sampling.override(sampler="ddpm", steps=3, guidance=1.0, x0_clip="dynamic", x0_clip_quantile=0.9)
     assert opts == SamplingOptions("ddpm", 3, 1.0, "dynamic", 0.9)
-    assert opts.sample_kwargs() == {"sampler": "ddpm", "steps": 3, "guidance_scale": 1.0, "x0_clip": "dynamic",
-                                    "x0_clip_quantile": 0.9}
+    assert opts.to_dict() == {"sampler": "ddpm", "steps": 3, "guidance": 1.0, "x0_clip": "dynamic",
+                              "x0_clip_quantile": 0.9}
     for bad in ({"steps": 0}, {"guidance": -1.0}, {"x0_clip": "None"}, {"x0_clip_quantile": 2.0}):
         with pytest.raises(ValueError, match=next(iter(bad)).split("_quantile")[0]):
-            sampling_options(cfg, **bad)
+            cfg.sampling.override(**bad)
+    with pytest.raises(ValueError, match="unknown sampling option"):
+        cfg.sampling.override(guidance_scale=2.0)
 
 
 def test_every_preset_resolves():
@@ -92,7 +121,7 @@ CHANGED_SINCE = {
 def test_presets_resolve_exactly_as_before_they_had_bases(tmp_path, name):
     old = _old_get_preset(tmp_path)(name).to_dict()
     old.update(CHANGED_SINCE.get(name, {}))
-    new = get_preset(name).to_dict()
+    new = _flat(get_preset(name).to_dict())
     threshold = old.pop("threshold")
     assert {k: new[k] for k in old} == old
     expected_clip = ("static", 0.995) if threshold is None else ("dynamic", threshold)
@@ -100,13 +129,19 @@ def test_presets_resolve_exactly_as_before_they_had_bases(tmp_path, name):
 
 
 def test_digit_presets_share_the_recipe_and_a_base_is_not_a_preset():
-    from vdiff.config import preset_fields
+    from vdiff.core.config import preset_fields
 
     recipe = preset_fields("_digits")
-    assert {"prediction_type", "timestep_shift", "text_whitening", "channels", "x0_clip", "hflip"} <= set(recipe)
+    assert {"prediction_type", "timestep_shift", "text_whitening", "channels", "sampling", "hflip"} <= set(recipe)
+    assert recipe["sampling"] == {"x0_clip": "static"}
     assert recipe["hflip"] is False  # digits have a handedness: a flip would teach mirrored glyphs
     for name in ("tiny", "moving_mnist"):
-        assert {k: getattr(get_preset(name), k) for k in recipe} == recipe
+        preset = get_preset(name)
+        assert {k: getattr(preset, k) for k in recipe if k != "sampling"} == {k: v for k, v in recipe.items()
+                                                                             if k != "sampling"}
+        assert preset.sampling.x0_clip == "static"
+    assert preset_fields("smoke")["sampling"] == {"steps": 4}  # a preset changes one option, keeps the others
+    assert get_preset("smoke").sampling == SamplingOptions(steps=4)
     assert get_preset("msrvtt").prediction_type != recipe["prediction_type"]  # natural video: not the recipe
     assert "_digits" not in preset_names()
     with pytest.raises(ValueError, match="unknown preset"):

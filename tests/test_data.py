@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-import vdiff.data as data_mod
-from vdiff.config import get_preset
-from vdiff.data import PairsDataset, StepBatchSampler, frame_indices, mirror_caption, resize_center_crop
-from vdiff.text import TextEmbedding
+import vdiff.training.data as data_mod
+from vdiff.core.config import get_preset
+from vdiff.training.data import PairsDataset, StepBatchSampler, frame_indices, mirror_caption, resize_center_crop
+from vdiff.models.text import TextEmbedding
 
 
 class HashEncoder:

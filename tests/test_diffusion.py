@@ -9,8 +9,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from vdiff.config import get_preset
-from vdiff.diffusion import Diffusion, clip_x0, dynamic_threshold, sample_timesteps
+from vdiff.core.config import get_preset
+from vdiff.core.options import SamplingOptions
+from vdiff.diffusion import Condition, Diffusion, clip_x0, dynamic_threshold, guided_denoiser, sample, sample_timesteps
+
+
+def _sample(d, model, text_emb, *, text_tokens=None, text_mask=None, sampler="ddim", steps=20, guidance=2.0,
+            x0_clip="static", x0_clip_quantile=0.995, return_x_start=False, x_start_every_step=False, **kw):
+    """vdiff.diffusion.sample with the options spelled out, every step's x0 collected through its callback."""
+    per_step = []
+    options = SamplingOptions(sampler, steps, guidance, x0_clip, x0_clip_quantile)
+    out = sample(d, model, Condition(text_emb, text_tokens, text_mask), options,
+                 callback=lambda i, n, x0: per_step.append(x0.cpu()), **kw)
+    if x_start_every_step:
+        return out, per_step
+    return (out, per_step[-1]) if return_x_start else out
 
 TEXT_DIM = 8
 
@@ -209,15 +222,15 @@ def test_ddpm_runs_every_step(cfg):
 def test_bad_sampler_arguments_raise_value_errors(cfg):
     d, model, emb = Diffusion(cfg), DummyDenoiser(), torch.randn(1, TEXT_DIM)
     with pytest.raises(ValueError, match="sampler"):
-        d.sample(model, emb, sampler="euler", progress=False)
+        _sample(d, model, emb, sampler="euler", progress=False)
     with pytest.raises(ValueError, match="steps"):
-        d.sample(model, emb, steps=0, progress=False)
+        _sample(d, model, emb, steps=0, progress=False)
     with pytest.raises(ValueError, match="x0_clip_quantile"):
-        d.sample(model, emb, x0_clip="dynamic", x0_clip_quantile=1.5, progress=False)
+        _sample(d, model, emb, x0_clip="dynamic", x0_clip_quantile=1.5, progress=False)
     with pytest.raises(ValueError, match="x0_clip"):
-        d.sample(model, emb, x0_clip="dynamic-ish", progress=False)
+        _sample(d, model, emb, x0_clip="dynamic-ish", progress=False)
     with pytest.raises(ValueError, match="text_emb"):
-        d.sample(model, torch.randn(TEXT_DIM), progress=False)
+        _sample(d, model, torch.randn(TEXT_DIM), progress=False)
     assert model.calls == []
 
 
@@ -227,20 +240,20 @@ def test_guidance_is_one_batched_forward_pass(cfg):
     cond = model(x, t, emb)
     uncond = model(x, t, emb, drop_mask=torch.ones(2, dtype=torch.bool))
     model.calls.clear()
-    guided = d.guided_output(model, x, t, emb, 3.0)
+    guided = guided_denoiser(model, Condition(emb), 3.0)(x, t)
     assert model.calls == [4]  # cond and uncond rows in one call
     torch.testing.assert_close(guided, uncond + 3.0 * (cond - uncond))
     model.calls.clear()
-    torch.testing.assert_close(d.guided_output(model, x, t, emb, 1.0), cond)
+    torch.testing.assert_close(guided_denoiser(model, Condition(emb), 1.0)(x, t), cond)
     assert model.calls == [2]  # scale 1: the conditional prediction only
 
 
 def test_sample_calls_the_model_once_per_step(cfg):
     d, model = Diffusion(cfg), DummyDenoiser()
-    d.sample(model, torch.randn(3, TEXT_DIM), steps=5, guidance_scale=2.0, progress=False)
+    _sample(d, model, torch.randn(3, TEXT_DIM), steps=5, guidance=2.0, progress=False)
     assert model.calls == [6] * 5
     model.calls.clear()
-    d.sample(model, torch.randn(3, TEXT_DIM), steps=5, guidance_scale=1.0, progress=False)
+    _sample(d, model, torch.randn(3, TEXT_DIM), steps=5, guidance=1.0, progress=False)
     assert model.calls == [3] * 5
 
 
@@ -248,10 +261,10 @@ def test_sample_calls_the_model_once_per_step(cfg):
 def test_x_start_shapes_and_sample_range(cfg, sampler):
     cfg = cfg.replace(timesteps=20)  # DDPM runs all T steps
     d, model, emb = Diffusion(cfg), DummyDenoiser(), torch.randn(2, TEXT_DIM)
-    sample, x0 = d.sample(model, emb, sampler=sampler, steps=3, return_x_start=True, progress=False, generator=0)
+    sample, x0 = _sample(d, model, emb, sampler=sampler, steps=3, return_x_start=True, progress=False, generator=0)
     assert sample.shape == x0.shape == (2, 3, 4, 16, 16)
     assert sample.abs().max() <= 1.0
-    sample2, per_step = d.sample(model, emb, sampler=sampler, steps=3, x_start_every_step=True,
+    sample2, per_step = _sample(d, model, emb, sampler=sampler, steps=3, x_start_every_step=True,
                                  progress=False, generator=0)
     expected_steps = cfg.timesteps if sampler == "ddpm" else 3
     assert len(per_step) == expected_steps and all(s.shape == sample.shape for s in per_step)
@@ -265,10 +278,10 @@ def test_same_seed_same_sample_different_seed_different(cfg, sampler, eta):
     cfg = cfg.replace(timesteps=20)  # DDPM runs all T steps
     d, model, emb = Diffusion(cfg), DummyDenoiser(), torch.randn(2, TEXT_DIM)
     kw = dict(sampler=sampler, steps=4, eta=eta, progress=False)
-    a = d.sample(model, emb, generator=7, **kw)
+    a = _sample(d, model, emb, generator=7, **kw)
     torch.manual_seed(123)  # the global RNG must not matter
-    b = d.sample(model, emb, generator=torch.Generator().manual_seed(7), **kw)
-    c = d.sample(model, emb, generator=8, **kw)
+    b = _sample(d, model, emb, generator=torch.Generator().manual_seed(7), **kw)
+    c = _sample(d, model, emb, generator=8, **kw)
     torch.testing.assert_close(a, b, atol=0, rtol=0)
     assert (a - c).abs().max() > 1e-3
 
@@ -277,7 +290,7 @@ def test_sampling_restores_training_mode(cfg):
     model = DummyDenoiser().train()
     seen = []
     model.register_forward_pre_hook(lambda m, args: seen.append(m.training))
-    Diffusion(cfg).sample(model, torch.randn(1, TEXT_DIM), steps=2, progress=False)
+    _sample(Diffusion(cfg), model, torch.randn(1, TEXT_DIM), steps=2, progress=False)
     assert seen == [False, False] and model.training
 
 
@@ -285,10 +298,10 @@ def test_sampling_restores_training_mode(cfg):
 def test_x0_clipping_keeps_every_x_start_in_range(cfg, x0_clip):
     d, emb = Diffusion(cfg), torch.randn(2, TEXT_DIM)
     wild = DummyDenoiser(scale=-5.0)  # predicts noise that implies x0 far outside [-1, 1]
-    _, per_step = d.sample(wild, emb, steps=4, x0_clip=x0_clip, x_start_every_step=True,
+    _, per_step = _sample(d, wild, emb, steps=4, x0_clip=x0_clip, x_start_every_step=True,
                            progress=False, generator=0)
     assert all(x0.abs().max() <= 1.0 + 1e-6 for x0 in per_step)
-    _, raw = d.sample(wild, emb, steps=4, x0_clip="none", x_start_every_step=True, progress=False, generator=0)
+    _, raw = _sample(d, wild, emb, steps=4, x0_clip="none", x_start_every_step=True, progress=False, generator=0)
     assert max(x0.abs().max() for x0 in raw) > 1.5  # without clipping they would leave it
 
 
@@ -372,7 +385,7 @@ def test_guidance_duplicates_caption_tokens_and_mask(cfg):
             return super().forward(x, timesteps, text_emb, drop_mask)
 
     tokens, mask = torch.randn(2, 5, TEXT_DIM), torch.ones(2, 5, dtype=torch.bool)
-    d.sample(TokenModel(), torch.randn(2, TEXT_DIM), text_tokens=tokens, text_mask=mask, steps=2, progress=False)
+    _sample(d, TokenModel(), torch.randn(2, TEXT_DIM), text_tokens=tokens, text_mask=mask, steps=2, progress=False)
     assert seen == [((4, 5, TEXT_DIM), (4, 5), [False, False, True, True])] * 2
 
 
@@ -414,7 +427,7 @@ def test_self_conditioned_training_feeds_the_chosen_rows_their_own_estimate(cfg)
 @pytest.mark.parametrize("sampler", ["ddim", "dpm++"])
 def test_self_conditioned_sampling_hands_each_step_the_previous_x0(cfg, sampler):
     d, model = Diffusion(cfg.replace(self_condition=True)), SelfCondRecorder()
-    _, per_step = d.sample(model, torch.randn(2, TEXT_DIM), sampler=sampler, steps=4, guidance_scale=2.0,
+    _, per_step = _sample(d, model, torch.randn(2, TEXT_DIM), sampler=sampler, steps=4, guidance=2.0,
                            x_start_every_step=True, progress=False, generator=0)
     estimates = [seen for seen, _ in model.seen]
     assert estimates[0] is None and len(estimates) == 4
@@ -424,5 +437,5 @@ def test_self_conditioned_sampling_hands_each_step_the_previous_x0(cfg, sampler)
         torch.testing.assert_close(uncond, per_step[k - 1])
     model.seen.clear()
     d_plain = Diffusion(cfg)  # a model without the option is never handed an estimate
-    d_plain.sample(model, torch.randn(2, TEXT_DIM), steps=3, progress=False, generator=0)
+    _sample(d_plain, model, torch.randn(2, TEXT_DIM), steps=3, progress=False, generator=0)
     assert all(seen is None for seen, _ in model.seen)

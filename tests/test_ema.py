@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from vdiff.config import Config
-from vdiff.ema import EMA, ema_decay
+from vdiff.core.config import Config
+from vdiff.training.ema import EMA, ema_decay
 
 
 def test_decay_curve_warms_up_from_min_to_max():

@@ -13,8 +13,9 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from data_prep.moving_mnist import DEFAULT_HOLDOUT, generate_labeled, prepare_moving_mnist  # noqa: E402
-from vdiff import evaluate as E  # noqa: E402
-from vdiff.judge import judge_clips, load_judge  # noqa: E402
+from vdiff.evaluate import main as evaluate_main  # noqa: E402
+from vdiff.evaluation import evaluate as E  # noqa: E402
+from vdiff.evaluation.judge import judge_clips, load_judge  # noqa: E402
 
 
 # Module-wide, so that the module-scoped trained-run fixture runs on one thread too.
@@ -31,7 +32,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_dir(data_dir, tmp_path_factory):
     import vdiff
-    from vdiff.config import get_preset
+    from vdiff.core.config import get_preset
 
     return vdiff.Trainer(get_preset("smoke"), data_dir, tmp_path_factory.mktemp("run") / "run", max_steps=3).fit()
 
@@ -97,7 +98,7 @@ def test_max_prompts_keeps_heldout_combos(data_dir):
 def test_evaluate_a_trained_run_reports_every_metric_in_range(run_dir, data_dir, tmp_path):
     out = tmp_path / "report.json"
     # In-process main(): the same CLI path without importing torch/transformers a second time.
-    code = E.main(["--run", str(run_dir), "--data", str(data_dir), "--num-per-prompt", "2", "--steps", "2",
+    code = evaluate_main(["--run", str(run_dir), "--data", str(data_dir), "--num-per-prompt", "2", "--steps", "2",
                    "--max-prompts", "8", "--out", str(out)])
     assert code == 0
     report = json.loads(out.read_text())
@@ -118,14 +119,14 @@ class OraclePipeline:
     the data folder that the reference and "real" rows do not use, so its scores must equal real clips'."""
 
     def __init__(self, data_dir, swap_direction: bool = False):
-        from vdiff.config import get_preset
+        from vdiff.core.config import get_preset
 
         self.config, self.device = get_preset("smoke"), torch.device("cpu")
         self.files = {p.caption: p.real_files for p in E.read_prompts(data_dir)}
         self.swap = swap_direction
 
     def __call__(self, captions, *, num, **options):
-        from vdiff.video import load_gif
+        from vdiff.core.media import load_gif
 
         other = {"left": "right", "right": "left", "up": "down", "down": "up"}
         out = []
@@ -158,14 +159,14 @@ def test_cli_missing_run_or_data_is_one_line_exit_2(missing, data_dir, tmp_path,
     args = {"run": str(tmp_path), "data": str(data_dir)}
     args[missing] = str(tmp_path / "nope")
     out = tmp_path / "r.json"
-    assert E.main(["--run", args["run"], "--data", args["data"], "--out", str(out)]) == 2
+    assert evaluate_main(["--run", args["run"], "--data", args["data"], "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.strip().count("\n") == 0
     assert "not found" in err and not out.exists()
 
 
 def test_cli_folder_that_is_not_a_run_is_one_line_exit_2(data_dir, tmp_path, capsys):
-    assert E.main(["--run", str(tmp_path), "--data", str(data_dir), "--out", str(tmp_path / "r.json")]) == 2
+    assert evaluate_main(["--run", str(tmp_path), "--data", str(data_dir), "--out", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err
     assert err.strip().count("\n") == 0 and "config.json" in err
 
@@ -200,7 +201,7 @@ def test_ablation_variants_change_one_thing_each():
                                  "snr_gamma", "text_norm", "text_whitening", "timestep_shift", "lr_schedule",
                                  "mixed_precision", "self_condition", "space_time_attention", "hflip"}, name
         assert len({k.split("_")[0] for k in diff}) == 1, name  # one improvement at a time
-    from vdiff.config import get_preset
+    from vdiff.core.config import get_preset
     cfg = get_preset("smoke")
     assert ablation.sampling_settings("ddpm_1000", cfg, 20) == {"steps": cfg.timesteps, "sampler": "ddpm"}
     assert ablation.sampling_settings("static_threshold", cfg, 20)["x0_clip"] == "static"
@@ -232,7 +233,7 @@ def test_ablation_evaluates_trained_variants_first_and_hands_over_every_row(data
 def test_reference_adapter_gives_dropped_rows_its_null_embedding_and_its_schedule():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import reference_side_by_side as side
-    from vdiff.config import get_preset
+    from vdiff.core.config import get_preset
 
     class StandIn(torch.nn.Module):  # the reference Unet3D's interface: forward(x, time, cond=...)
         def __init__(self):
@@ -251,7 +252,7 @@ def test_reference_adapter_gives_dropped_rows_its_null_embedding_and_its_schedul
     assert torch.equal(unet.seen[1], torch.full((3,), 7.0)) and torch.equal(unet.seen[[0, 2]], emb[[0, 2]])
     betas = torch.linspace(1e-4, 0.9999, 50)
     pipe = side.reference_pipeline(unet, betas, get_preset("smoke"), text_encoder=None, device=torch.device("cpu"))
-    assert pipe.config.prediction_type == "epsilon" and pipe.config.x0_clip == "static"
+    assert pipe.config.prediction_type == "epsilon" and pipe.config.sampling.x0_clip == "static"
     assert torch.allclose(pipe.diffusion.alphas_cumprod, torch.cumprod(1 - betas.double(), 0).float())
 
 

@@ -55,24 +55,25 @@ def test_pipeline_returns_uint8_clips_reproducibly(run_dir):
 
 
 def test_pipeline_samples_as_its_run_config_says_unless_told(run_dir, monkeypatch):
+    import vdiff.pipelines.pipeline as pipeline_module
+
     pipe = load_pipeline(run_dir)
     seen = []
-    sample = pipe.diffusion.sample
+    sample = pipeline_module.sample
 
-    def spy(*args, **kwargs):
-        seen.append({k: kwargs[k] for k in ("sampler", "steps", "guidance_scale", "x0_clip", "x0_clip_quantile")})
-        return sample(*args, **kwargs)
+    def spy(diffusion, model, cond, options, **kwargs):  # the options the one sampling loop is handed
+        seen.append(options.to_dict())
+        return sample(diffusion, model, cond, options, **kwargs)
 
-    monkeypatch.setattr(pipe.diffusion, "sample", spy)
+    monkeypatch.setattr(pipeline_module, "sample", spy)
     cfg = pipe.config
     pipe(["square moving left"], progress=False)
-    assert seen[-1] == {"sampler": cfg.sampler, "steps": cfg.sample_steps, "guidance_scale": cfg.guidance_scale,
-                        "x0_clip": cfg.x0_clip, "x0_clip_quantile": cfg.x0_clip_quantile}
-    pipe.config = cfg.replace(x0_clip="static", sample_steps=3, sampler="dpm++")  # e.g. the digit presets
+    assert seen[-1] == cfg.sampling.to_dict()
+    pipe.config = cfg.replace(sampling={"x0_clip": "static", "steps": 3, "sampler": "dpm++"})  # e.g. the digit presets
     pipe(["square moving left"], progress=False)
     assert (seen[-1]["x0_clip"], seen[-1]["steps"], seen[-1]["sampler"]) == ("static", 3, "dpm++")
     pipe(["square moving left"], steps=2, x0_clip="dynamic", x0_clip_quantile=0.9, guidance=1.5, progress=False)
-    assert seen[-1] == {"sampler": "dpm++", "steps": 2, "guidance_scale": 1.5, "x0_clip": "dynamic",
+    assert seen[-1] == {"sampler": "dpm++", "steps": 2, "guidance": 1.5, "x0_clip": "dynamic",
                         "x0_clip_quantile": 0.9}
     with pytest.raises(ValueError, match="x0_clip"):
         pipe(["square moving left"], x0_clip="clip", progress=False)
@@ -125,7 +126,7 @@ def test_missing_weights_is_a_clear_error(run_dir, tmp_path):
 
 
 def test_loss_plot(run_dir, tmp_path):
-    from vdiff.plot import plot_losses
+    from vdiff.apps.plot import plot_losses
 
     png = plot_losses(run_dir, tmp_path / "loss.png")
     with Image.open(png) as im:
@@ -139,9 +140,9 @@ def test_grey_v_prediction_run_trains_and_generates_grey_gifs(tmp_path, monkeypa
     # size, end to end: the whitening is fitted on the training captions, saved and used by the pipeline.
     import torch
 
-    from vdiff.config import get_preset
-    from vdiff.data import PairsDataset
-    from vdiff.text import whitening_transform
+    from vdiff.core.config import get_preset
+    from vdiff.training.data import PairsDataset
+    from vdiff.models.text import whitening_transform
 
     data = write_moving_square_pairs(tmp_path / "pairs")
     config = get_preset("smoke", channels=1, prediction_type="v_prediction", timestep_shift=4.0,
@@ -156,9 +157,11 @@ def test_grey_v_prediction_run_trains_and_generates_grey_gifs(tmp_path, monkeypa
     torch.testing.assert_close(pipe.model.text_whitening, matrix)
     assert not torch.allclose(matrix, torch.eye(len(matrix)))
     # one channel all the way: the sampler makes [N, 1, F, H, W] clips (the pipeline repeats it into RGB)
+    import vdiff.pipelines.pipeline as pipeline_module
+
     shapes = []
-    sample = pipe.diffusion.sample
-    monkeypatch.setattr(pipe.diffusion, "sample", lambda *a, **k: shapes.append(tuple(sample(*a, **k).shape)) or
+    sample = pipeline_module.sample
+    monkeypatch.setattr(pipeline_module, "sample", lambda *a, **k: shapes.append(tuple(sample(*a, **k).shape)) or
                         sample(*a, **k))
     clips = pipe(["digit 1 moving left"], num=2, steps=3, seed=0, progress=False)
     assert shapes == [(2, 1, 4, 16, 16)] and clips.dtype == np.uint8 and clips.shape == (2, 4, 16, 16, 3)

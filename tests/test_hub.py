@@ -13,7 +13,7 @@ import yaml
 
 from conftest import write_moving_square_pairs
 from vdiff import hub
-from vdiff.config import get_preset
+from vdiff.core.config import get_preset
 from vdiff.generate import load_pipeline
 from vdiff.train import train
 

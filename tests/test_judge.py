@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from data_prep.moving_mnist import generate_labeled
-from vdiff import judge as J
+from vdiff.evaluation import judge as J
 
 
 # Module-wide, so that the module-scoped trained-run fixture runs on one thread too.

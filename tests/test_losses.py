@@ -8,10 +8,10 @@ import torch
 from torch import nn
 from torchvision.models import VGG16_BN_Weights, vgg16_bn
 
-import vdiff.losses as losses
-from vdiff.config import get_preset
+import vdiff.models.perceptual as losses
+from vdiff.core.config import get_preset
 from vdiff.diffusion import Diffusion
-from vdiff.losses import IMAGENET_MEAN, IMAGENET_STD, VGG_TAPS, PerceptualLoss
+from vdiff.models.perceptual import IMAGENET_MEAN, IMAGENET_STD, VGG_TAPS, PerceptualLoss
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vdiff.config import get_preset
+from vdiff.core.config import get_preset
 from vdiff.diffusion import Diffusion
-from vdiff.unet import UNet3D
+from vdiff.models.unet import UNet3D
 
 TEXT_DIM = 8
 

@@ -8,7 +8,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers is imported: no networ
 import pytest
 import torch
 
-from vdiff.text import load_text_encoder, masked_mean, minilm_path, whitening_transform
+from vdiff.models.text import load_text_encoder, masked_mean, minilm_path, whitening_transform
 
 
 @pytest.fixture(scope="module")

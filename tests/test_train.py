@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vdiff.checkpoint import list_checkpoints, load_checkpoint, load_weights
-from vdiff.config import get_preset
+from vdiff.training.checkpoint import list_checkpoints, load_checkpoint, load_weights
+from vdiff.core.config import get_preset
 from vdiff.train import Callback, Trainer, TrainingStopped, main, run_config, train
 
 pytestmark = pytest.mark.usefixtures("single_thread_torch")
@@ -153,14 +153,14 @@ def test_two_processes_share_the_budget_estimates_and_stop_together(pairs_dir, t
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     events = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
-    budgets = [e for e in events if e.get("event") == "lr_budget"]
+    budgets = [e for e in events if e.get("event") == "deadline"]
     assert budgets and all(e["step"] % 3 == 0 for e in budgets)
     stop = next(e for e in events if e.get("event") == "stop")
-    assert stop["reason"] in ("max_minutes", "budget_steps") and stop["step"] < 100_000
+    assert stop["reason"] in ("max_minutes", "deadline_step") and stop["step"] < 100_000
 
 
 def test_precision_follows_compute_capability_not_bf16_emulation():
-    from vdiff.env import choose_precision, cpu_has_native_bf16, env_report
+    from vdiff.core.env import choose_precision, cpu_has_native_bf16, env_report
 
     assert choose_precision("cuda", (8, 0)) == "bf16"   # A100
     assert choose_precision("cuda", (8, 9)) == "bf16"   # L4
@@ -173,7 +173,7 @@ def test_precision_follows_compute_capability_not_bf16_emulation():
 
 
 def test_cpu_trains_in_bf16_only_with_native_bf16_instructions():
-    from vdiff.env import choose_precision, cpu_has_native_bf16
+    from vdiff.core.env import choose_precision, cpu_has_native_bf16
 
     xeon = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_tile\n"
     older = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n"
@@ -189,7 +189,7 @@ def test_cpu_trains_in_bf16_only_with_native_bf16_instructions():
 
 def test_sampling_and_bench_autocast_bf16_only_on_native_bf16_gpus(monkeypatch):
     from vdiff.bench import resolve_precision
-    from vdiff.env import autocast_precision
+    from vdiff.core.env import autocast_precision
 
     cuda = torch.device("cuda")
     for capability, expected in (((8, 0), "bf16"), ((9, 0), "bf16"), ((7, 5), "fp32")):
@@ -205,7 +205,7 @@ class Recorder(Callback):
         self.calls = []
 
     def on_start(self, trainer):
-        self.calls.append(("start", trainer.step, trainer.total_steps))
+        self.calls.append(("start", trainer.step, trainer.end_step))
 
     def on_log(self, trainer, record):
         self.calls.append(("log", record["step"], record["loss"]))
@@ -222,7 +222,7 @@ class Recorder(Callback):
 
 def test_one_fit_calls_back_logs_samples_saves_and_a_resumed_run_keeps_its_config(pairs_dir, tmp_path):
     rec = Recorder()
-    run = Trainer(fast(log_every=2, sample_every=3, save_every=3, sample_steps=2), pairs_dir, tmp_path / "run",
+    run = Trainer(fast(log_every=2, sample_every=3, save_every=3, sampling={"steps": 2}), pairs_dir, tmp_path / "run",
                   max_steps=6, callbacks=[rec]).fit()
     kinds = [c[0] for c in rec.calls]
     assert rec.calls[0] == ("start", 0, 6) and rec.calls[-1] == ("end", 6, "max_steps")
@@ -240,7 +240,7 @@ def test_one_fit_calls_back_logs_samples_saves_and_a_resumed_run_keeps_its_confi
 
 
 def test_on_log_fires_on_time_between_log_every_steps(pairs_dir, tmp_path, monkeypatch):
-    import vdiff.train as vt
+    import vdiff.training.trainer as vt
 
     ticks = iter(range(10**6))
     monkeypatch.setattr(vt, "clock", lambda: float(next(ticks)))  # every clock read is one second later
@@ -326,9 +326,9 @@ def test_tensorboard_scalars_match_the_log_and_samples_are_animated_gifs(pairs_d
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    run = train(fast(log_with="tensorboard", log_every=2, sample_every=4, sample_steps=2), pairs_dir,
+    run = train(fast(log_with="tensorboard", log_every=2, sample_every=4, sampling={"steps": 2}), pairs_dir,
                 tmp_path / "run", max_steps=4)
-    train(fast(log_with="tensorboard", log_every=2, sample_every=4, sample_steps=2), pairs_dir, run, max_steps=6)
+    train(fast(log_with="tensorboard", log_every=2, sample_every=4, sampling={"steps": 2}), pairs_dir, run, max_steps=6)
     # Resuming writes a second event file into the same folder; read both.
     acc = [EventAccumulator(str(f)).Reload() for f in sorted((run / "tensorboard").glob("events.out.tfevents.*"))]
     assert len(acc) == 2
@@ -368,26 +368,39 @@ def test_linear_budget_schedule_decays_to_zero_at_max_steps_and_constant_stays(p
 def test_budget_estimate_follows_a_machine_that_speeds_up():
     from types import SimpleNamespace
 
-    from vdiff.lr_schedule import LRSchedule
+    from vdiff.training.budget import Budget
+    from vdiff.training.lr_schedule import LRSchedule
 
     schedule = LRSchedule(SimpleNamespace(lr_schedule="linear_budget", lr=1e-3, warmup_steps=0, lr_floor=0.0))
+    budget = Budget(10_000, 1.0, estimate_deadline=schedule.needs_end_step)
     clock_s, step, estimates = 0.0, 0, []
     while clock_s < 60:  # one minute: 0.5 s a step for 6 s (start-up, caches), then 0.25 s
         clock_s += 0.5 if clock_s < 6 else 0.25
         step += 1
-        if schedule.needs_estimate(1.0) and (proposal := schedule.propose(step, clock_s, 0.0, 1.0)) is not None:
-            schedule.accept(proposal)
+        if budget.needs_estimate() and (proposal := budget.propose(step, clock_s, 0.0)) is not None:
+            budget.accept(proposal)
             estimates.append(proposal)
     assert step == 228 and len(estimates) == 4
     assert estimates[0] < 0.6 * step                                 # the first guess saw only the slow start
-    assert abs(schedule.budget_steps - step) < 0.1 * step             # the last one is within 10%
-    assert schedule.lr_at(step, 10_000) < 0.1 * schedule.lr            # so the lr has nearly reached 0
+    assert abs(budget.deadline_step - step) < 0.1 * step              # the last one is within 10%
+    assert budget.end_step == budget.deadline_step < budget.max_steps
+    assert schedule.lr_at(step, budget.end_step) < 0.1 * schedule.lr  # so the lr has nearly reached 0
+
+
+def test_a_checkpoint_from_before_the_budget_keeps_its_deadline_step():
+    from vdiff.training.budget import Budget, saved_budget
+
+    old = {"step": 8, "lr_schedule": {"kind": "linear_budget", "budget_steps": 15}}
+    budget = Budget(1000, 0.5, estimate_deadline=True)
+    budget.load_state_dict(saved_budget(old))
+    assert (budget.deadline_step, budget.end_step, budget.needs_estimate()) == (15, 15, False)
+    assert saved_budget({"budget": budget.state_dict()}) == {"deadline_step": 15}
 
 
 def test_budget_estimate_is_refined_saved_and_reused_by_a_resumed_run(pairs_dir, tmp_path, monkeypatch):
-    import vdiff.train as vt
+    import vdiff.training.trainer as vt
     from vdiff.diffusion import Diffusion
-    from vdiff.lr_schedule import ESTIMATE_AT
+    from vdiff.training.budget import ESTIMATE_AT
 
     now, real = [0.0], Diffusion.training_losses
     speed = {"s_per_step": 0.5}
@@ -401,14 +414,14 @@ def test_budget_estimate_is_refined_saved_and_reused_by_a_resumed_run(pairs_dir,
     config = fast(lr_schedule="linear_budget", save_every=8, keep_last=10)
     full = train(config, pairs_dir, tmp_path / "full", max_steps=1000, max_minutes=0.125)
     events = [json.loads(l) for l in (full / "log.jsonl").read_text().splitlines()]
-    budget = [e for e in events if e.get("event") == "lr_budget"]
+    budget = [e for e in events if e.get("event") == "deadline"]
     stop = [e for e in events if e.get("event") == "stop"][0]
-    assert len(budget) == len(ESTIMATE_AT) and stop["reason"] in ("max_minutes", "budget_steps")
+    assert len(budget) == len(ESTIMATE_AT) and stop["reason"] in ("max_minutes", "deadline_step")
     end = budget[-1]["end_step"]
     assert stop["step"] == end == 15  # 7.5 s at 0.5 s a step: the estimate finds the deadline
     lrs = logged(full, "lr")
     assert lrs[stop["step"]] < 0.15 * config.lr and lrs[budget[0]["step"]] > 0.5 * config.lr
-    assert load_checkpoint(full / "checkpoints" / "step_0000008.pt")["lr_schedule"]["budget_steps"] == end
+    assert load_checkpoint(full / "checkpoints" / "step_0000008.pt")["budget"]["deadline_step"] == end
 
     # Killed after the step-8 checkpoint, resumed on a machine 4x faster: the saved estimate holds,
     # and the resumed run ends where the schedule ends, though its new time budget would allow more.
@@ -418,8 +431,8 @@ def test_budget_estimate_is_refined_saved_and_reused_by_a_resumed_run(pairs_dir,
     now[0], speed["s_per_step"] = 0.0, 0.125
     train(config, pairs_dir, part, max_steps=1000, max_minutes=0.125)
     again = [json.loads(l) for l in (part / "log.jsonl").read_text().splitlines()]
-    assert not [e for e in again if e.get("event") == "lr_budget"]
-    assert [(e["step"], e["reason"]) for e in again if e.get("event") == "stop"] == [(15, "budget_steps")]
+    assert not [e for e in again if e.get("event") == "deadline"]
+    assert [(e["step"], e["reason"]) for e in again if e.get("event") == "stop"] == [(15, "deadline_step")]
     assert logged(part, "lr") == {s: lrs[s] for s in range(9, stop["step"] + 1)}
     assert step_losses(part) == {s: step_losses(full)[s] for s in range(9, stop["step"] + 1)}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vdiff.blocks import AdaGN, ResBlock, group_count
-from vdiff.config import get_preset
-from vdiff.unet import UNet3D
+from vdiff.models.layers import AdaGN, ResBlock, group_count
+from vdiff.core.config import get_preset
+from vdiff.models.unet import UNet3D
 
 TEXT_DIM = 24  # a small stand-in width for the encoder's output; the model takes any text_dim
 
@@ -172,7 +172,7 @@ def test_temporal_attention_tells_frames_apart_when_they_look_alike():
     # Sampling starts from noise with no order in it: to draw "moving left" rather than its time
     # reversal, each frame's output must be able to depend on where the frame is in the clip.
     # With the position encoding on queries and keys only, identical frames gave identical outputs.
-    from vdiff.blocks import TemporalAttention
+    from vdiff.models.attention import TemporalAttention
     block = perturbed(TemporalAttention(16, heads=2, head_dim=8))
     frames = 5
     one_frame = torch.randn(2, 16, 4, 4)
@@ -185,7 +185,7 @@ def test_temporal_attention_tells_frames_apart_when_they_look_alike():
 def test_spatial_attention_only_at_configured_resolutions():
     # Full spatial attention at 64x64 is 4,096² scores x batch 8 x 16 frames x 8 heads x 2 bytes = 34 GB:
     # attend spatially only at low resolution.
-    from vdiff.blocks import SpatialAttention
+    from vdiff.models.attention import SpatialAttention
     with_attn = UNet3D(tiny_config(attn_resolutions=(8,)), TEXT_DIM)
     without = UNet3D(tiny_config(attn_resolutions=()), TEXT_DIM)
     count = sum(isinstance(m, SpatialAttention) for m in with_attn.modules())
@@ -196,7 +196,7 @@ def test_spatial_attention_only_at_configured_resolutions():
 def test_space_time_attention_lets_each_frame_read_the_other_frames_pixels():
     # Per-frame spatial attention never mixes frames; the space-time form attends over all of a clip's
     # pixels, so a digit drawn in one frame can be read where another frame draws it (it moves).
-    from vdiff.blocks import SpatialAttention
+    from vdiff.models.attention import SpatialAttention
     block = perturbed(SpatialAttention(16, heads=2, head_dim=8))
     frames = 4
     x = torch.randn(2 * frames, 16, 4, 4)
@@ -265,7 +265,7 @@ def test_bad_drop_mask_and_missing_tokens_raise():
 def test_chunked_attention_gives_the_unchunked_model_output(monkeypatch, cross_attention):
     # GPUs cap the attention batch (65,535 grid blocks); the model splits it. Splitting must not
     # change a single output, masked cross-attention included.
-    import vdiff.blocks as blocks
+    import vdiff.models.attention as blocks
 
     config = tiny_config(cross_attention=cross_attention)
     model = perturbed(UNet3D(config, TEXT_DIM)).eval()
@@ -285,7 +285,7 @@ def test_chunked_attention_gives_the_unchunked_model_output(monkeypatch, cross_a
 def test_bf16_attention_on_a_cpu_matches_fp32_attention_and_its_gradients(keys, masked):
     # Short sequences take the matmul path on a CPU in bf16 (faster than the fused kernel there),
     # long ones the kernel: both must give fp32 attention's output and gradients within bf16 rounding.
-    from vdiff.blocks import CPU_MATH_MAX_KEYS, _use_math_attention, attention
+    from vdiff.models.attention import CPU_MATH_MAX_KEYS, _use_math_attention, attention
 
     gen = torch.Generator().manual_seed(0)
     q32, k32, v32 = (torch.randn(6, 2, n, 16, generator=gen) for n in (10, keys, keys))

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from clipkit.gif import gif_duration_ms
-from vdiff.video import contact_sheet, gif_grid, load_gif, save_gif, save_mp4, to_uint8
+from vdiff.core.media import contact_sheet, gif_grid, load_gif, save_gif, save_mp4, to_uint8
 
 COLOURS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 0, 0]], dtype=np.uint8)
 

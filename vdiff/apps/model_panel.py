@@ -12,13 +12,13 @@ the GIF from before. Headless use (tests, scripts): ``panel.set(...)``, ``panel.
 ``panel.wait()``; errors land in ``panel.status`` and ``panel.last_error`` (a button handler's
 exception would be swallowed by ipywidgets).
 
-Importing this module loads neither torch nor the model: ``_edit`` and ``_load_pipeline`` import them when needed.
+Importing this module loads neither torch nor the model: the editing functions are torch-free until an
+edit runs, and the pipeline loads on the first Run.
 """
 from __future__ import annotations
 
 import os
 import threading
-from types import ModuleType
 
 import ipywidgets as w
 import numpy as np
@@ -30,21 +30,17 @@ from gif_editor.panels import EditorHost
 from gif_editor.status import StatusLine
 from gif_editor.ui import Editor
 
+from ..core.errors import EditCancelled
+from ..pipelines.clips import check_box, result_durations
+from ..pipelines.edit import DEFAULT_STRENGTH, default_strength, extend, regenerate
+
 _WIDE = {"description_width": "110px"}
 MODES = (("Re-prompt", "reprompt"), ("Regenerate box / frames", "regenerate"), ("Extend", "extend"))
 _PREVIEW_SIDE = 160  # the x0 preview is enlarged (nearest) to about this many pixels
 
 
-# The panel's only imports from the model, in one place to re-point when vdiff's layers move. Both are
-# imported on first use: vdiff.edit's module is torch-free, vdiff.generate loads torch.
-def _edit() -> ModuleType:
-    """vdiff.edit: DEFAULT_STRENGTH, check_box, regenerate, extend, result_durations, EditCancelled."""
-    from vdiff import edit
-    return edit
-
-
 def _load_pipeline(run: str):
-    from vdiff.generate import load_pipeline
+    from ..pipelines.loading import load_pipeline  # loads torch: only when an edit first runs
     return load_pipeline(run)
 
 
@@ -55,7 +51,6 @@ class ModelPanel(StatusLine):
 
     def __init__(self, editor: EditorHost, run: str = "") -> None:
         self.editor = editor
-        self.default_strength = _edit().DEFAULT_STRENGTH
         self.last_error: str | None = None
         self.result: np.ndarray | None = None  # the last edit, uint8 [F, H, W, 3]
         self.previous: Clip | None = None       # the loaded GIF before the last model edit ("Back")
@@ -68,7 +63,7 @@ class ModelPanel(StatusLine):
         self.prompt = w.Text(placeholder="e.g. digit 3 moving left", description="Prompt", style=_WIDE,
                              layout=w.Layout(width="440px"))
         self.mode = w.ToggleButtons(options=MODES, value="reprompt", description="Mode", style=_WIDE)
-        self.strength = w.FloatSlider(value=self.default_strength, min=0.05, max=1.0, step=0.05, description="Strength",
+        self.strength = w.FloatSlider(value=DEFAULT_STRENGTH, min=0.05, max=1.0, step=0.05, description="Strength",
                                       style=_WIDE, continuous_update=False)
         self.box = w.Text(placeholder="L T R B in pixels (blank: whole frames)", description="Box", style=_WIDE)
         self.frames = w.Text(placeholder="e.g. 0-3,6 (blank: all frames)", description="Frames", style=_WIDE)
@@ -101,7 +96,7 @@ class ModelPanel(StatusLine):
     # ------------------------------------------------------------ state
     def _on_mode(self, change) -> None:
         mode = change["new"]
-        self.strength.value = self.default_strength if mode == "reprompt" else 1.0
+        self.strength.value = default_strength(keeps_pixels=mode != "reprompt")
         self.strength.disabled = mode == "extend"
         self.box.disabled = self.frames.disabled = mode != "regenerate"
         self.extend.disabled = mode != "extend"
@@ -139,7 +134,7 @@ class ModelPanel(StatusLine):
                     box = tuple(int(v) for v in text)
                 except ValueError:
                     raise ValueError(f"the box is 4 whole numbers L T R B, got {self.box.value!r}") from None
-                kwargs["box"] = _edit().check_box(box, *clip.size)
+                kwargs["box"] = check_box(box, *clip.size)
             if self.frames.value.strip():
                 kwargs["frames"] = self.frames.value.strip()
             if "box" not in kwargs and "frames" not in kwargs:
@@ -189,7 +184,6 @@ class ModelPanel(StatusLine):
         self.preview.value = encode_gif(frames, 100)
 
     def _work(self, run: str, prompt: str, clip: Clip, request: dict) -> None:
-        edit = _edit()
         try:
             if run not in self._pipes:
                 self._pipes[run] = _load_pipeline(run)
@@ -199,12 +193,12 @@ class ModelPanel(StatusLine):
             mode = request.pop("mode")
             common = {"callback": self._on_step, "cancel": self.cancel_event, "progress": False}
             if mode == "extend":
-                out = edit.extend(pipe, frames, prompt, request.pop("num"), **request, **common)
+                out = extend(pipe, frames, prompt, request.pop("num"), **request, **common)
             else:
-                out = edit.regenerate(pipe, frames, prompt, **request, **common)
-            durations = edit.result_durations(clip.durations, len(frames), len(out), extended=mode == "extend")
+                out = regenerate(pipe, frames, prompt, **request, **common)
+            durations = result_durations(clip.durations, len(frames), len(out), extended=mode == "extend")
             result = Clip([Image.fromarray(f).convert("RGBA") for f in out], durations, loop=clip.loop)
-        except edit.EditCancelled:
+        except EditCancelled:
             self._fail("cancelled: the loaded GIF is unchanged")
             return
         except Exception as exc:  # noqa: BLE001 - a thread's exception would vanish; show it instead

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..core.run_folder import RunFolder
+
 # Where Drive is mounted. Only a Colab stand-in (tests/colab_stub) sets VDIFF_DRIVE_MOUNT, so that a
 # test can point "Drive" at a temporary folder; in Colab it is always /content/drive.
 DRIVE_MOUNT_ENV = "VDIFF_DRIVE_MOUNT"
@@ -91,7 +93,7 @@ def suggest_preset(report: Any = None) -> str:
     Notebook 01 sizes its clips by the same answer (``clip_shape``), so its data fits 02's model.
     """
     if report is None:
-        from .env import env_report
+        from ..core.env import env_report
 
         report = env_report()
     if report.device == "cuda" and (report.gpu_memory_gb or 0) >= 20:
@@ -101,7 +103,7 @@ def suggest_preset(report: Any = None) -> str:
 
 def clip_shape(preset: str) -> tuple[int, int]:
     """(side in pixels, frames) of the clips ``preset`` trains on."""
-    from .config import get_preset
+    from ..core.config import get_preset
 
     config = get_preset(preset)
     return config.image_size, config.num_frames
@@ -156,8 +158,8 @@ def training_config(preset: str, data_dir: Path, run_dir: Path, *, resize: bool 
     answer, and the checkpoint would not fit that model). Stops with one sentence when the data is
     missing or does not fit the config.
     """
-    from .config import get_preset
-    from .train import run_config
+    from ..core.config import get_preset
+    from ..training.trainer import run_config
 
     shape = require_data(data_dir)
     config = run_config(run_dir)
@@ -191,7 +193,7 @@ def _relative(path: Path) -> str:
 
 def require_run(run_dir: Path) -> None:
     """Stops with one sentence unless ``run_dir`` holds trained weights (written by notebook 02)."""
-    if not (run_dir / "weights" / "ema.safetensors").is_file():
+    if not RunFolder(run_dir).weights_file("ema").is_file():
         raise NotebookStop(f"no trained run in {run_dir}: run notebook 02 with RUN_DIR = {_relative(run_dir)!r} "
                            f"(and USE_DRIVE ticked in Colab) first")
 
@@ -220,7 +222,7 @@ def editor_input(given: Path | None, generated_dir: Path, output_gif: Path) -> P
     if not demo.is_file():
         from data_prep.moving_mnist import generate_labeled
 
-        from .video import save_gif
+        from ..core.media import save_gif
 
         demo.parent.mkdir(parents=True, exist_ok=True)
         save_gif(next(generate_labeled(1, size=64, frames=16)).frames, demo, fps=8)
@@ -252,8 +254,8 @@ def live_progress(every_s: float = 30.0, num_samples: int = 2) -> Any:
     end) and shows the newest sample GIFs, each in one output area updated in place."""
     from IPython.display import HTML, DisplayHandle, Image
 
+    from ..training.trainer import Callback
     from .plot import plot_losses
-    from .train import Callback
 
     class LiveProgress(Callback):
         def __init__(self) -> None:
@@ -273,7 +275,7 @@ def live_progress(every_s: float = 30.0, num_samples: int = 2) -> Any:
 
         def redraw(self, trainer: Any) -> None:
             try:
-                png = plot_losses(trainer.out_dir, trainer.out_dir / "loss.png")
+                png = plot_losses(trainer.out_dir, RunFolder(trainer.out_dir).loss_plot)
             except ValueError:  # nothing logged yet
                 return
             self.plot.update(Image(filename=str(png)))

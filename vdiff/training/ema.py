@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from .config import Config
+from ..core.config import Config
 
 
 def ema_decay(update_count: int, config: Config) -> float:

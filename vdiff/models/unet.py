@@ -12,9 +12,10 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from .blocks import (AdaGN, CrossAttention, Downsample, ResBlock, SpatialAttention, TemporalAttention,
-                     TemporalConv, Upsample, group_count, sinusoidal_embedding, zero_init)
-from .config import Config
+from ..core.config import Config
+from .attention import CrossAttention, SpatialAttention, TemporalAttention
+from .layers import (AdaGN, Downsample, ResBlock, TemporalConv, Upsample, group_count, sinusoidal_embedding,
+                     zero_init)
 
 __all__ = ["UNet3D", "AdaGN", "group_count"]
 
@@ -46,7 +47,7 @@ class SpaceTimeBlock(nn.Module):
 
 
 class UNet3D(nn.Module):
-    """Text-conditioned 3D UNet; see the module docstring and docs/ARCHITECTURE.md."""
+    """Text-conditioned 3D UNet; see the module docstring and docs/model.md."""
 
     def __init__(self, config: Config, text_dim: int) -> None:
         super().__init__()

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .rng import step_generator
+from ..core.rng import step_generator
 
 LOSSES = ("loss", "noise_loss", "perceptual_loss")
 
@@ -28,7 +28,7 @@ def draw_step(batches: Iterator[dict[str, Any]], config: Any, num_timesteps: int
               device: torch.device, clock: Callable[[], float]) -> tuple[dict[str, torch.Tensor], float]:
     """The step's ``grad_accum`` loaded batches, joined, with timesteps ``t``, ``noise``, caption
     ``drop`` (and ``self_cond`` rows for a self-conditioned model); and the seconds spent waiting for data."""
-    from .diffusion import sample_timesteps
+    from ..diffusion.process import sample_timesteps
 
     parts, waited = [], 0.0
     for micro in range(config.grad_accum):
@@ -103,18 +103,18 @@ def to_device(x: torch.Tensor | None, device: torch.device) -> torch.Tensor | No
 
 
 def sample_grid_gifs(diffusion: Any, nets: dict[str, torch.nn.Module], prompt_emb: Any, config: Any,
-                     device: torch.device, folder: Path, step: int) -> list[Path]:
-    """``folder/step_XXXXXXX_<name>.gif`` for each of ``nets``: the sample prompts (``prompt_emb``) sampled
-    as the config says (vdiff.sampling.sampling_options), with the config's seed, 4 clips a row."""
-    from .sampling import sampling_options
-    from .video import gif_grid, to_uint8
+                     device: torch.device, run_folder: Any, step: int) -> list[Path]:
+    """``samples/step_XXXXXXX_<name>.gif`` of ``run_folder`` for each of ``nets``: the sample prompts
+    (``prompt_emb``) sampled with the config's sampling options and seed, 4 clips a row."""
+    from ..core.media import gif_grid, to_uint8
+    from ..diffusion.guidance import Condition
+    from ..diffusion.sampler import sample
 
-    kwargs = sampling_options(config).sample_kwargs()
-    tokens = prompt_emb.tokens.to(device) if config.cross_attention else None
-    mask = prompt_emb.mask.to(device) if config.cross_attention else None
+    cross = config.cross_attention
+    cond = Condition(prompt_emb.pooled.to(device), prompt_emb.tokens.to(device) if cross else None,
+                     prompt_emb.mask.to(device) if cross else None)
     paths = []
     for name, net in nets.items():
-        clips = diffusion.sample(net, prompt_emb.pooled.to(device), text_tokens=tokens, text_mask=mask,
-                                 generator=config.seed, progress=False, **kwargs)
-        paths.append(gif_grid(to_uint8(clips), folder / f"step_{step:07d}_{name}.gif", ncols=4))
+        clips = sample(diffusion, net, cond, config.sampling, generator=config.seed, progress=False)
+        paths.append(gif_grid(to_uint8(clips), run_folder.sample_file(step, name), ncols=4))
     return paths

@@ -20,8 +20,8 @@ import torch
 
 from clipkit.atomic import atomic_write
 
-CHECKPOINT_DIR = "checkpoints"  # inside a run folder
-CHECKPOINT_RE = re.compile(r"^step_(\d{7,})\.pt$")
+from ..core.config import Config
+from ..core.run_folder import RunFolder, checkpoint_name, list_checkpoints
 # Leftovers of a save that was killed: atomic_write's temp files and replace_file's staged/old copies.
 LEFTOVER_RE = re.compile(r"^\..+\.(tmp|new|old)$")
 
@@ -83,16 +83,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def checkpoint_path(folder: str | Path, step: int) -> Path:
-    return Path(folder) / f"step_{step:07d}.pt"
-
-
-def list_checkpoints(folder: str | Path) -> list[Path]:
-    """Checkpoints in ``folder`` sorted by step (temp files and other names ignored)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHECKPOINT_RE.match(p.name))]
-    return [p for _, p in sorted(found)]
+    return Path(folder) / checkpoint_name(step)
 
 
 def prune_checkpoints(folder: str | Path, keep_last: int) -> list[Path]:
@@ -120,8 +111,6 @@ def resume_state(folder: str | Path, config: Any, resume: bool | None = None) ->
     ``resume``: None takes what is there, True requires a checkpoint, False refuses one. A config that
     changes the model's shape is refused, naming the fields.
     """
-    from .config import Config
-
     found = latest_loadable_checkpoint(folder)
     if found is not None and resume is False:
         raise ValueError(f"{Path(folder).parent} already holds checkpoints; resume it or choose a new run folder")
@@ -134,24 +123,22 @@ def resume_state(folder: str | Path, config: Any, resume: bool | None = None) ->
     if changed:
         detail = ", ".join(f"{f}={getattr(old, f)!r} -> {getattr(config, f)!r}" for f in changed)
         raise ValueError(f"cannot resume from {found[0]}: the config changes the model's shape ({detail}); "
-                         f"use a new run folder or the original values (vdiff.train.run_config)")
+                         f"use a new run folder or the original values (vdiff.training.run_config)")
     return found[1]
 
 
-def save_run_state(run_dir: str | Path, step: int, payload: dict[str, Any], weights: dict[str, dict[str, torch.Tensor]],
-                   config: Any) -> Path:
+def save_run_state(run: RunFolder, step: int, payload: dict[str, Any], weights: dict[str, dict[str, torch.Tensor]],
+                   config: Config) -> Path:
     """A trainer's save: the checkpoint ``checkpoints/step_XXXXXXX.pt`` (older ones beyond ``keep_last``
     emptied and deleted), ``weights/<name>.safetensors`` for each of ``weights`` and ``weights/config.json``;
     returns the checkpoint's path. Leftovers of a killed save are emptied first."""
-    run_dir = Path(run_dir)
-    ckpt_dir, weights_dir = run_dir / CHECKPOINT_DIR, run_dir / "weights"
-    for folder in (ckpt_dir, weights_dir):
+    for folder in (run.checkpoint_dir, run.weights_dir):
         discard_leftovers(folder)
-    path = save_checkpoint(payload, checkpoint_path(ckpt_dir, step))
-    prune_checkpoints(ckpt_dir, config.keep_last)
+    path = save_checkpoint(payload, run.checkpoint_file(step))
+    prune_checkpoints(run.checkpoint_dir, config.keep_last)
     for name, state_dict in weights.items():
-        save_weights(state_dict, weights_dir / f"{name}.safetensors")
-    config.to_json(weights_dir / "config.json")
+        save_weights(state_dict, run.weights_file(name))
+    config.to_json(run.weights_config_file)
     return path
 
 
@@ -183,13 +170,13 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> dict[s
         raise ValueError(f"cannot read weights {path}: {e}") from None
 
 
-def checkpoint_bytes(config: Any) -> tuple[int, int]:
+def checkpoint_bytes(config: Config) -> tuple[int, int]:
     """(bytes of one checkpoint, bytes of one safetensors weights file) for ``config``'s model.
 
     Counted on PyTorch's meta device (no memory used): a checkpoint holds the fp32 model, its fp32
     EMA and AdamW's two fp32 moments per parameter; pickling adds a little (measured < 1% at smoke size).
     """
-    from .unet import UNet3D
+    from ..models.unet import UNet3D
 
     with torch.device("meta"):
         model = UNet3D(config, _text_dim(config.text_encoder))
@@ -198,7 +185,7 @@ def checkpoint_bytes(config: Any) -> tuple[int, int]:
     return 2 * weights + 2 * params, weights
 
 
-def run_disk_estimate(config: Any) -> int:
+def run_disk_estimate(config: Config) -> int:
     """Bytes a run folder will need at its peak: ``keep_last`` checkpoints plus the one being written,
     the EMA and online weights plus the one being staged. Samples and logs (a few MB) are not counted."""
     ckpt, weights = checkpoint_bytes(config)
@@ -209,7 +196,7 @@ def _text_dim(name: str) -> int:
     """The text encoder's width from its config file alone (768 when it cannot be read: an estimate)."""
     from transformers import AutoConfig
 
-    from .text import MINILM_NAMES, minilm_path
+    from ..models.text import MINILM_NAMES, minilm_path
     try:
         source = str(minilm_path()) if name.lower() in MINILM_NAMES else name
         hf = AutoConfig.from_pretrained(source)

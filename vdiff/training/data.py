@@ -19,8 +19,8 @@ from PIL import Image
 
 from clipkit.manifest import manifest_rows
 
-from .config import Config
-from .video import load_gif
+from ..core.config import Config
+from ..core.media import load_gif
 
 _SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
 _LR_WORD = re.compile(r"\b(left|right|Left|Right|LEFT|RIGHT)\b")

@@ -2,17 +2,18 @@
 
 A preset is data (a dict of overrides in ``presets.json``), not code; ``"_base": "_digits"`` makes
 a preset start from the digit recipe (names starting with "_" are bases, not presets). A config
-round-trips through JSON so a run folder always says exactly how it was trained.
+round-trips through JSON so a run folder always says exactly how it was trained. How a run samples
+by default is one nested value, ``sampling`` (``vdiff.core.options.SamplingOptions``).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sampling import SAMPLERS, X0_CLIPS
+from .options import SamplingOptions
 
 PRESETS_FILE = Path(__file__).with_name("presets.json")
 
@@ -100,12 +101,8 @@ class Config:
     lr_schedule: str = "constant"                  # after warm-up: "constant", or "linear_budget" (linear decay
     lr_floor: float = 0.0                          # to lr_floor x lr at the last step that fits max_steps/max_minutes)
 
-    # --- sampling defaults (vdiff.sampling.sampling_options) ---------------------------
-    sample_steps: int = 20
-    sampler: str = "ddim"                          # one of vdiff.sampling.SAMPLERS
-    guidance_scale: float = 2.0
-    x0_clip: str = "dynamic"                       # predicted x0 each step: "none", "static" ([-1, 1]) or
-    x0_clip_quantile: float = 0.995                # "dynamic" (Imagen's thresholding at this quantile)
+    # --- sampling defaults (vdiff.core.options) -----------------------------------------
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
 
     def __post_init__(self) -> None:
         # JSON gives lists; keep tuples so configs compare equal after a round trip.
@@ -113,6 +110,10 @@ class Config:
             value = getattr(self, f.name)
             if isinstance(value, list):
                 setattr(self, f.name, tuple(value))
+        if isinstance(self.sampling, dict):  # from JSON or a preset; SamplingOptions checks its values
+            self.sampling = SamplingOptions(**self.sampling)
+        elif not isinstance(self.sampling, SamplingOptions):
+            raise ValueError(f"invalid config value sampling={self.sampling!r}: a dict of sampling options")
         self.validate()
 
     def validate(self) -> None:
@@ -132,11 +133,8 @@ class Config:
             "perceptual_weighting": self.perceptual_weighting in ("alpha_bar", "none"),
             "mixed_precision": self.mixed_precision in ("auto", "no", "bf16", "fp16"),
             "frame_sampling": self.frame_sampling in ("stride", "random_window"),
-            "sampler": self.sampler in SAMPLERS,
             "cond_drop_prob": 0.0 <= self.cond_drop_prob < 1.0,
             "ema_decay_min": 0.0 <= self.ema_decay_min <= self.ema_decay_max < 1.0,
-            "x0_clip": self.x0_clip in X0_CLIPS,
-            "x0_clip_quantile": 0.0 < self.x0_clip_quantile <= 1.0,
             "batch_size": self.batch_size >= 1,
             "grad_accum": self.grad_accum >= 1,
             "micro_batch": self.micro_batch == "auto" or (type(self.micro_batch) is int and self.micro_batch >= 1),
@@ -162,7 +160,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Config":
-        """A Config from a dict; a run folder's config from before ``x0_clip`` (with ``threshold``) loads too."""
+        """A Config from a dict; an older run folder's config (flat sampling fields, ``threshold``) loads too."""
         data = _upgrade(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -183,6 +181,9 @@ class Config:
         return cls.from_dict(data)
 
     def replace(self, **overrides: Any) -> "Config":
+        """A copy with fields replaced (and checked); ``sampling`` may be a dict of the options to change."""
+        if isinstance(overrides.get("sampling"), dict):
+            overrides["sampling"] = self.sampling.override(**overrides["sampling"])
         return dataclasses.replace(self, **overrides)
 
     def shape_mismatch(self, other: "Config") -> list[str]:
@@ -190,18 +191,29 @@ class Config:
         return [f for f in MODEL_SHAPE_FIELDS if getattr(self, f) != getattr(other, f)]
 
 
+# Before sampling was one nested value, a config held these flat fields (old name -> SamplingOptions name).
+FLAT_SAMPLING = {"sampler": "sampler", "sample_steps": "steps", "guidance_scale": "guidance",
+                 "x0_clip": "x0_clip", "x0_clip_quantile": "x0_clip_quantile"}
+
+
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """Old field names -> new: ``threshold`` (None = clip to [-1, 1], p = dynamic at quantile p)."""
-    if "threshold" not in data:
+    """Old configs -> new: the flat sampling fields into ``sampling``, and ``threshold`` (older still:
+    None = clip to [-1, 1], p = dynamic at quantile p) into its ``x0_clip``."""
+    flat = {k: data[k] for k in (*FLAT_SAMPLING, "threshold") if k in data}
+    if not flat:
         return data
-    data = dict(data)
-    threshold = data.pop("threshold")
-    if "x0_clip" in data:
+    if "sampling" in data:
+        raise ValueError(f"config has both the old sampling field(s) {', '.join(sorted(flat))} and 'sampling': "
+                         "keep only sampling")
+    if "threshold" in flat and "x0_clip" in flat:
         raise ValueError("config has both 'threshold' (old) and 'x0_clip': keep only x0_clip")
-    if threshold is None:
-        data["x0_clip"] = "static"
-    else:
-        data["x0_clip"], data["x0_clip_quantile"] = "dynamic", threshold
+    data = {k: v for k, v in data.items() if k not in flat}
+    sampling = {FLAT_SAMPLING[k]: v for k, v in flat.items() if k != "threshold"}
+    if "threshold" in flat:
+        threshold = flat["threshold"]
+        sampling.update({"x0_clip": "static"} if threshold is None else
+                        {"x0_clip": "dynamic", "x0_clip_quantile": threshold})
+    data["sampling"] = sampling
     return data
 
 
@@ -226,10 +238,18 @@ def preset_fields(name: str) -> dict[str, Any]:
         name = presets[name].get("_base")
     data: dict[str, Any] = {}
     for link in reversed(chain):  # the farthest base first, the preset itself last
-        data.update({k: v for k, v in presets[link].items() if not k.startswith("_")})
+        for key, value in presets[link].items():
+            if key == "sampling":  # a nested value: a preset changes some options, keeps its base's others
+                data[key] = {**data.get(key, {}), **value}
+            elif not key.startswith("_"):
+                data[key] = value
     return data
 
 
 def get_preset(name: str, **overrides: Any) -> Config:
-    """The named preset as a Config, with optional field overrides."""
-    return Config.from_dict({**preset_fields(name), **overrides})
+    """The named preset as a Config, with optional field overrides (``sampling``: a dict of the options
+    to change, the preset's others kept)."""
+    fields = preset_fields(name)
+    if isinstance(overrides.get("sampling"), dict):
+        overrides["sampling"] = {**fields.get("sampling", {}), **overrides["sampling"]}
+    return Config.from_dict({**fields, **overrides})

@@ -1,13 +1,14 @@
-"""The sampling loop behind ``vdiff.edit``: start part-way down the schedule and keep known pixels.
+"""The one sampling loop: generation from noise, and every edit (start part-way, keep known pixels).
 
-One loop serves the three edits:
+``sample`` serves all of them:
 
-* **re-prompt** (SDEdit, Meng et al. 2022): the clip is noised to timestep ``strength * T`` with
-  the forward process and denoised from there with a new prompt; ``strength`` 1 starts from pure
-  noise exactly as ``Diffusion.sample`` does (same seed, same noise, same clip).
+* **generation**: from pure noise over the sampler's timesteps (DDPM, DDIM or DPM-Solver++, each
+  handed a clipped x0 "sample" prediction, see ``vdiff.diffusion.thresholding``).
+* **re-prompt** (SDEdit, Meng et al. 2022): ``known`` is noised to timestep ``strength * T`` with the
+  forward process and denoised from there; ``strength`` 1 starts from pure noise exactly as generation
+  does (same seed, same noise, same clip).
 * **regenerate** a region or frames (``keep`` mask): at every step the known pixels of the model's
-  x0 prediction are replaced by the original, so every scheduler (DDPM, DDIM, DPM++; all take an
-  x0 "sample" prediction here, see ``vdiff.diffusion``) steps the known region along its own
+  x0 prediction are replaced by the original, so the scheduler steps the known region along its own
   forward-noised path; after the step the known region of x_{t-1} is re-imposed as
   q(x_{t-1} | x_known) with the clip's noise. Plain replacement lets the two parts disagree at
   the border; two remedies:
@@ -19,6 +20,9 @@ One loop serves the three edits:
       over the known pixels, a gradient through the model that pulls the generated part towards
       what makes the known part come out right. It costs a backward pass per step.
 * **extend** uses the same mask on the frame axis (known = the last frames of the clip so far).
+
+``callback(i, n, x0)`` sees every step's predicted x0 (a preview, or the trajectory), ``cancel`` stops
+the loop between steps (``EditCancelled``).
 """
 from __future__ import annotations
 
@@ -32,8 +36,13 @@ from diffusers.utils.torch_utils import randn_tensor
 from torch import nn
 from tqdm.auto import tqdm
 
-from .diffusion import Diffusion, _as_generator
-from .edit import EditCancelled
+from ..core.errors import EditCancelled
+from ..core.options import SamplingOptions
+from .guidance import Condition, guided_denoiser
+from .process import Diffusion
+from .thresholding import clip_x0
+
+Callback = Callable[[int, int, torch.Tensor], None]
 
 
 def start_index(num_steps: int, strength: float) -> int:
@@ -47,6 +56,15 @@ def start_index(num_steps: int, strength: float) -> int:
     return num_steps - min(int(num_steps * strength), num_steps)
 
 
+def as_generator(generator: torch.Generator | int | None) -> torch.Generator | None:
+    """A generator from an int seed (a CPU one: the same seed then gives the same noise on any device)."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        return torch.Generator("cpu").manual_seed(generator)
+    raise ValueError(f"generator must be a torch.Generator, an int seed or None, got {type(generator).__name__}")
+
+
 def _renoise(diffusion: Diffusion, x: torch.Tensor, t_from: int, t_to: int, generator) -> torch.Tensor:
     """A sample of q(x_{t_to} | x_{t_from}) for t_to > t_from: the forward process between two timesteps."""
     ab = diffusion.alphas_cumprod
@@ -57,56 +75,61 @@ def _renoise(diffusion: Diffusion, x: torch.Tensor, t_from: int, t_to: int, gene
     return ratio ** 0.5 * x + (1 - ratio) ** 0.5 * z
 
 
-@torch.no_grad()
-def masked_sample(
-    diffusion: Diffusion,
-    model: nn.Module,
-    text_emb: torch.Tensor,
-    known: torch.Tensor,
-    *,
-    keep: torch.Tensor | None = None,
-    strength: float = 1.0,
-    text_tokens: torch.Tensor | None = None,
-    text_mask: torch.Tensor | None = None,
-    sampler: str = "ddim",
-    steps: int = 20,
-    guidance_scale: float = 2.0,
-    clip_x0: Callable[[torch.Tensor], torch.Tensor] = lambda x: x.clamp(-1, 1),
-    generator: torch.Generator | int | None = None,
-    resample: int = 1,
-    recon_weight: float = 0.0,
-    progress: bool = True,
-    desc: str = "editing",
-    callback: Callable[[int, int, torch.Tensor], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> torch.Tensor:
-    """Edit ``known`` [B, C, F, H, W] in [-1, 1]; returns the edited clips in [-1, 1].
-
-    ``keep`` [B or 1, 1, F, H, W] is 1 where the original is kept and 0 where it is generated
-    (None: nothing kept, a pure re-prompt). ``clip_x0`` is the run's x0 clipping. ``callback(i,
-    n, x0)`` gets every step's predicted x0 (a UI preview); ``cancel`` set raises EditCancelled.
-    """
-    if known.ndim != 5 or text_emb.ndim != 2 or text_emb.shape[0] != known.shape[0]:
-        raise ValueError(f"known must be [B, C, F, H, W] and text_emb [B, D]; got {tuple(known.shape)}, "
-                         f"{tuple(text_emb.shape)}")
+def _check(cond: Condition, known: torch.Tensor | None, keep: torch.Tensor | None, strength: float,
+           resample: int, recon_weight: float) -> None:
+    if known is not None and (known.ndim != 5 or known.shape[0] != len(cond)):
+        raise ValueError(f"known must be [B, C, F, H, W] with one row per condition ({len(cond)}); "
+                         f"got {tuple(known.shape)}")
+    if known is None and (keep is not None or strength != 1.0):
+        raise ValueError("keep and strength < 1 need the clip to edit (known)")
     if resample < 1:
         raise ValueError(f"resample must be >= 1, got {resample}")
     if recon_weight < 0:
         raise ValueError(f"recon_weight must be >= 0, got {recon_weight}")
-    scheduler = diffusion.make_scheduler(sampler, steps)
+
+
+@torch.no_grad()
+def sample(
+    diffusion: Diffusion,
+    model: nn.Module,
+    cond: Condition,
+    options: SamplingOptions,
+    *,
+    known: torch.Tensor | None = None,
+    keep: torch.Tensor | None = None,
+    strength: float = 1.0,
+    generator: torch.Generator | int | None = None,
+    eta: float = 0.0,
+    resample: int = 1,
+    recon_weight: float = 0.0,
+    callback: Callback | None = None,
+    cancel: threading.Event | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+) -> torch.Tensor:
+    """One clip per row of ``cond``: [B, C, F, H, W] in [-1, 1], the model's shape.
+
+    Without ``known``: generation from noise. With ``known`` [B, C, F, H, W] in [-1, 1]: an edit of it
+    starting at ``strength``; ``keep`` [B or 1, 1, F, H, W] is 1 where the original is kept and 0 where
+    it is generated (None: nothing kept, a pure re-prompt). ``options`` says the sampler, its steps,
+    the guidance and the x0 clipping; ``generator`` may be an int seed. See the module docstring for
+    ``resample``, ``recon_weight``, ``callback`` and ``cancel``; ``eta`` > 0 makes DDIM stochastic (1 = DDPM's
+    noise; 0, the default, is deterministic DDIM).
+    """
+    _check(cond, known, keep, strength, resample, recon_weight)
+    scheduler = diffusion.make_scheduler(options.sampler, options.steps)
     timesteps = [int(t) for t in scheduler.timesteps]
     begin = start_index(len(timesteps), strength)
-    generator = _as_generator(generator)
+    generator = as_generator(generator)
     param = next(model.parameters(), None)
-    device = param.device if param is not None else known.device
-    known = known.to(device).float()
+    device = param.device if param is not None else cond.text.device
+    cond = cond.to(device)
+    b, cfg = len(cond), diffusion.config
+    shape = (b, cfg.channels, cfg.num_frames, cfg.image_size, cfg.image_size) if known is None else known.shape
+    known = None if known is None else known.to(device).float()
     keep = None if keep is None else keep.to(device).float()
-    text_emb = text_emb.to(device)
-    text_tokens = None if text_tokens is None else text_tokens.to(device)
-    text_mask = None if text_mask is None else text_mask.to(device)
-    b = known.shape[0]
-    # Drawn first and in the same way as Diffusion.sample: strength 1 then starts from its noise.
-    noise = randn_tensor(known.shape, generator=generator, device=device, dtype=torch.float32)
+    # Drawn first and the same way for generation and edits: strength 1 then starts from the same noise.
+    noise = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
     if begin >= len(timesteps):
         return known.clamp(-1, 1)
 
@@ -119,27 +142,24 @@ def masked_sample(
     if hasattr(scheduler, "set_begin_index"):
         scheduler.set_begin_index(begin)  # DPM++ counts its steps; it must know it starts part-way
     step_kwargs: dict[str, Any] = {"generator": generator}
-    if sampler == "ddim":
-        step_kwargs["eta"] = 0.0
+    if options.sampler == "ddim":
+        step_kwargs["eta"] = eta
+    denoise = guided_denoiser(model, cond, options.guidance)
 
     def predict(x: torch.Tensor, t: int, estimate: torch.Tensor | None) -> torch.Tensor:
         """x0 at step t; ``estimate`` is a self-conditioned model's previous x0 (None otherwise)."""
         t_batch = torch.full((b,), t, dtype=torch.long, device=device)
         if keep is None or recon_weight == 0:
-            out = diffusion.guided_output(model, x, t_batch, text_emb, guidance_scale, text_tokens, text_mask,
-                                          estimate)
-            x0 = diffusion.predict_x_start(x, t_batch, out)
+            x0 = diffusion.predict_x_start(x, t_batch, denoise(x, t_batch, estimate))
         else:
             with torch.enable_grad():
                 xg = x.detach().requires_grad_(True)
-                out = diffusion.guided_output(model, xg, t_batch, text_emb, guidance_scale, text_tokens, text_mask,
-                                              estimate)
-                x0 = diffusion.predict_x_start(xg, t_batch, out)
+                x0 = diffusion.predict_x_start(xg, t_batch, denoise(xg, t_batch, estimate))
                 err = ((known - x0) * keep).square().sum()
                 (grad,) = torch.autograd.grad(err, xg)
             alpha = float(diffusion.alphas_cumprod[t]) ** 0.5
             x0 = x0.detach() - recon_weight * alpha / 2 * grad * (1 - keep)
-        x0 = clip_x0(x0)
+        x0 = clip_x0(x0, options.x0_clip, options.x0_clip_quantile)
         return x0 if keep is None else keep * known + (1 - keep) * x0
 
     total = len(timesteps) - begin
@@ -148,7 +168,8 @@ def masked_sample(
     x0 = x
     estimate = None  # what a self-conditioned model is handed: its previous step's x0
     try:
-        bar = tqdm(range(begin, len(timesteps)), desc=desc, disable=not progress, leave=False)
+        bar = tqdm(range(begin, len(timesteps)), desc=desc or f"sampling ({options.sampler})",
+                   disable=not progress, leave=False)
         for i in bar:
             t = timesteps[i]
             prev = timesteps[i + 1] if i + 1 < len(timesteps) else None
@@ -158,7 +179,7 @@ def masked_sample(
                 if r:
                     scheduler = copy.deepcopy(snapshot)  # multistep samplers keep history: redo from the same state
                 x0 = predict(x, t, estimate)
-                if diffusion.config.self_condition:
+                if cfg.self_condition:
                     estimate = x0
                 x = scheduler.step(x0, t, x, **step_kwargs).prev_sample
                 if keep is not None and prev is not None:
@@ -168,8 +189,11 @@ def masked_sample(
             if callback is not None:
                 callback(i - begin + 1, total, x0)
             if cancel is not None and cancel.is_set():
-                raise EditCancelled("edit cancelled")
+                raise EditCancelled("cancelled")
     finally:
         model.train(was_training)
-    # Like Diffusion.sample: the last step lands on the x0 prediction; return that x0 itself.
+    # Every sampler's last step lands on its x0 prediction (DDPM at t=0, DDIM with alpha_bar=1, DPM++ with
+    # sigma=0), so return that x0 itself: diffusers' DDIM steps t -> t - T // steps, which with "trailing"
+    # spacing can end at t=0 instead of x0 (e.g. T=1000, 15 steps). x0_clip="none" may leave it outside
+    # [-1, 1]: the returned sample is clamped to the data range.
     return x0.clamp(-1, 1)

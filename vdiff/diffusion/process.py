@@ -1,17 +1,11 @@
-"""The diffusion process: noise schedule, forward process, training loss and samplers.
+"""The diffusion process: noise schedule, forward process, training loss, and the samplers' schedulers.
 
 The schedule, the forward process (``add_noise``) and the sampler updates come from diffusers'
-schedulers (DDPM for training; DDPM, DDIM and DPM-Solver++ for sampling). What is ours:
-
-* the loss: noise loss (L2 or L1 on epsilon or v) + a perceptual loss on the predicted x0,
-  weighted per sample by alpha_bar_t (see ``training_losses``);
-* classifier-free guidance in ONE batched forward pass (cond and uncond rows side by side);
-* x0 clipping done here, around the scheduler step, the same way for all three samplers:
-  we compute x0 from the model output, clip it (``x0_clip``), and hand the scheduler that x0 as
-  a ``prediction_type="sample"`` output, so every scheduler re-derives its noise from the
-  clipped x0 (DDIM's ``use_clipped_model_output``, for all samplers, exactly). The schedulers'
-  own ``clip_sample`` and ``thresholding`` stay off: diffusers keeps those two apart (one clips
-  to ``clip_sample_range``, the other is dynamic thresholding), and here one field decides.
+schedulers (DDPM for training; DDPM, DDIM and DPM-Solver++ for sampling, built by ``make_scheduler``).
+What is ours here is the loss: noise loss (L2 or L1 on epsilon or v) + a perceptual loss on the
+predicted x0, weighted per sample by alpha_bar_t (see ``training_losses``). The sampling loop is
+``vdiff.diffusion.sampler``'s; it hands the schedulers a clipped x0 as a ``prediction_type="sample"``
+output, so the schedulers' own ``clip_sample`` and ``thresholding`` stay off here.
 """
 from __future__ import annotations
 
@@ -19,44 +13,13 @@ from typing import Any
 
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
-from diffusers.utils.torch_utils import randn_tensor
 from torch import nn
-from tqdm.auto import tqdm
 
-from .config import Config
-from .sampling import SAMPLERS, X0_CLIPS, check_sampling
+from ..core.config import Config
+from ..core.options import SAMPLERS
 
 # diffusers' name for the cosine schedule, whose betas it caps at 0.999 (max_beta).
 BETA_SCHEDULES = {"cosine": "squaredcos_cap_v2", "linear": "linear"}
-
-# --- x0 clipping (pure functions) ----------------------------------------------------------------
-
-def dynamic_threshold(x_start: torch.Tensor, quantile: float = 0.995) -> torch.Tensor:
-    """Imagen's dynamic thresholding (Saharia et al. 2022), per sample over all of C*F*H*W.
-
-    s = quantile(|x0|, p), s = max(s, 1), x0 = clamp(x0, -s, s) / s. When s <= 1 this is plain
-    clipping to [-1, 1]; the quantile is taken in fp32 (torch.quantile has no half kernels and
-    bf16 would round s).
-    """
-    if not 0.0 < quantile <= 1.0:
-        raise ValueError(f"x0_clip_quantile must be in (0, 1], got {quantile}")
-    b = x_start.shape[0]
-    flat = x_start.float().reshape(b, -1)
-    s = torch.quantile(flat.abs(), quantile, dim=1).clamp(min=1.0).unsqueeze(1)
-    return (flat.clamp(-s, s) / s).reshape(x_start.shape).to(x_start.dtype)
-
-
-def clip_x0(x_start: torch.Tensor, x0_clip: str, quantile: float = 0.995) -> torch.Tensor:
-    """``x0_clip``: "none" leaves x0 alone, "static" clips it to [-1, 1], "dynamic" is
-    ``dynamic_threshold`` at ``quantile`` (vdiff.sampling.X0_CLIPS)."""
-    if x0_clip == "none":
-        return x_start
-    if x0_clip == "static":
-        return x_start.clamp(-1.0, 1.0)
-    if x0_clip == "dynamic":
-        return dynamic_threshold(x_start, quantile)
-    raise ValueError(f"unknown x0_clip {x0_clip!r}; choose one of: {', '.join(X0_CLIPS)}")
-
 
 def _per_timestep(values: torch.Tensor, t: torch.Tensor, ndim: int) -> torch.Tensor:
     """values[t] shaped to broadcast over a [B, ...] tensor with ``ndim`` dims."""
@@ -76,19 +39,6 @@ def sample_timesteps(n: int, num_timesteps: int, shift: float = 1.0,
     if shift != 1.0:
         u = shift * u / (1 + (shift - 1) * u)
     return (u * num_timesteps).long().clamp(max=num_timesteps - 1)
-
-
-def _as_generator(generator: torch.Generator | int | None) -> torch.Generator | None:
-    # An int seed makes a CPU generator: the same seed then gives the same noise on any device.
-    if generator is None or isinstance(generator, torch.Generator):
-        return generator
-    if isinstance(generator, int) and not isinstance(generator, bool):
-        return torch.Generator("cpu").manual_seed(generator)
-    raise ValueError(f"generator must be a torch.Generator, an int seed or None, got {type(generator).__name__}")
-
-
-def _twice(x: torch.Tensor | None) -> torch.Tensor | None:
-    return None if x is None else torch.cat([x, x])
 
 
 class Diffusion:
@@ -162,7 +112,7 @@ class Diffusion:
         if self.config.perceptual_weight <= 0:
             return None
         if self._perceptual is None:
-            from .losses import PerceptualLoss
+            from ..models.perceptual import PerceptualLoss
             self._perceptual = PerceptualLoss(pretrained=self.config.perceptual_pretrained)
         return self._perceptual
 
@@ -242,7 +192,7 @@ class Diffusion:
         estimate[rows] = self.predict_x_start(x_t[rows].float(), t[rows], out).clamp(-1.0, 1.0).to(x_t.dtype)
         return estimate
 
-    # --- sampling ---------------------------------------------------------------------------
+    # --- the samplers' schedulers ----------------------------------------------------------
     def make_scheduler(self, sampler: str = "ddim", steps: int = 20):
         """A diffusers scheduler for ``sampler`` with its timesteps set; spacing starts at T-1.
 
@@ -253,7 +203,7 @@ class Diffusion:
             raise ValueError(f"unknown sampler {sampler!r}; choose one of: {', '.join(SAMPLERS)}")
         if sampler != "ddpm" and not 1 <= steps <= self.num_timesteps:
             raise ValueError(f"steps must be between 1 and {self.num_timesteps}, got {steps}")
-        # sample() hands the schedulers x0 itself, already clipped: prediction_type "sample".
+        # The sampler hands the schedulers x0 itself, already clipped: prediction_type "sample".
         common = dict(self.scheduler_config, prediction_type="sample", timestep_spacing="trailing")
         if sampler == "ddpm":
             scheduler = DDPMScheduler(**common)
@@ -266,112 +216,3 @@ class Diffusion:
             scheduler = DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++", solver_order=2)
             scheduler.set_timesteps(steps)
         return scheduler
-
-    def guided_output(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        t: torch.Tensor,
-        text_emb: torch.Tensor,
-        guidance_scale: float,
-        text_tokens: torch.Tensor | None = None,
-        text_mask: torch.Tensor | None = None,
-        x_self_cond: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Classifier-free guided model output: uncond + g * (cond - uncond), in one forward pass.
-
-        The cond and uncond rows go through the model as one batch of 2B (``drop_mask`` True on
-        the uncond half). At g = 1 the result is the conditional output, so the uncond half is
-        skipped; at g = 0 only the uncond half runs. ``x_self_cond``: the previous step's (guided) x0
-        estimate for a self-conditioned model, the same for both halves.
-        """
-        b = x.shape[0]
-        extra = {} if x_self_cond is None else {"x_self_cond": x_self_cond}
-        if guidance_scale == 1.0:
-            return model(x, t, text_emb, drop_mask=None, text_tokens=text_tokens, text_mask=text_mask, **extra).float()
-        if guidance_scale == 0.0:
-            drop = torch.ones(b, dtype=torch.bool, device=x.device)
-            return model(x, t, text_emb, drop_mask=drop, text_tokens=text_tokens, text_mask=text_mask, **extra).float()
-        drop = torch.cat([torch.zeros(b, dtype=torch.bool), torch.ones(b, dtype=torch.bool)]).to(x.device)
-        extra = {} if x_self_cond is None else {"x_self_cond": _twice(x_self_cond)}
-        out = model(
-            torch.cat([x, x]), torch.cat([t, t]), _twice(text_emb),
-            drop_mask=drop, text_tokens=_twice(text_tokens), text_mask=_twice(text_mask), **extra,
-        ).float()
-        cond, uncond = out.chunk(2)
-        return uncond + guidance_scale * (cond - uncond)
-
-    @torch.no_grad()
-    def sample(
-        self,
-        model: nn.Module,
-        text_emb: torch.Tensor,
-        *,
-        text_tokens: torch.Tensor | None = None,
-        text_mask: torch.Tensor | None = None,
-        sampler: str = "ddim",
-        steps: int = 20,
-        eta: float = 0.0,
-        guidance_scale: float = 2.0,
-        x0_clip: str = "static",
-        x0_clip_quantile: float = 0.995,
-        generator: torch.Generator | int | None = None,
-        progress: bool = True,
-        return_x_start: bool = False,
-        x_start_every_step: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Generate one clip per row of ``text_emb`` [B, D]; returns [B, C, F, H, W] in [-1, 1].
-
-        With ``return_x_start`` also the final predicted x0; with ``x_start_every_step`` the
-        list of every step's (clipped) predicted x0 instead, kept on the CPU. ``generator``
-        may be an int seed (a CPU generator: the same seed gives the same noise on any device).
-        ``x0_clip`` / ``x0_clip_quantile``: see ``clip_x0``; a run's own values come from
-        ``vdiff.sampling.sampling_options(config).sample_kwargs()``.
-        """
-        if text_emb.ndim != 2:
-            raise ValueError(f"text_emb must be [B, D], got shape {tuple(text_emb.shape)}")
-        check_sampling(sampler, steps, guidance_scale, x0_clip, x0_clip_quantile)  # before any model call
-        scheduler = self.make_scheduler(sampler, steps)
-        generator = _as_generator(generator)
-        cfg = self.config
-        b = text_emb.shape[0]
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else text_emb.device
-        text_emb = text_emb.to(device)
-        text_tokens = None if text_tokens is None else text_tokens.to(device)
-        text_mask = None if text_mask is None else text_mask.to(device)
-        shape = (b, cfg.channels, cfg.num_frames, cfg.image_size, cfg.image_size)
-        x = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
-        x = x * scheduler.init_noise_sigma
-
-        step_kwargs: dict[str, Any] = {"generator": generator}
-        if sampler == "ddim":
-            step_kwargs["eta"] = eta
-        x_starts: list[torch.Tensor] = []
-        x_start = x
-        self_cond = None  # a self-conditioned model's previous x0 estimate (none before the first step)
-        was_training = model.training
-        model.eval()
-        try:
-            for t in tqdm(scheduler.timesteps, desc=f"sampling ({sampler})", disable=not progress, leave=False):
-                t_batch = torch.full((b,), int(t), dtype=torch.long, device=device)
-                output = self.guided_output(model, x, t_batch, text_emb, guidance_scale, text_tokens, text_mask,
-                                            self_cond)
-                x_start = clip_x0(self.predict_x_start(x, t_batch, output), x0_clip, x0_clip_quantile)
-                if cfg.self_condition:
-                    self_cond = x_start
-                x = scheduler.step(x_start, t, x, **step_kwargs).prev_sample
-                if x_start_every_step:
-                    x_starts.append(x_start.cpu())  # 1000 DDPM steps of GPU clips would fill the GPU
-        finally:
-            model.train(was_training)
-        # Every sampler's last step lands on its x0 prediction (DDPM at t=0, DDIM with alpha_bar=1,
-        # DPM++ with sigma=0), so return that x0 itself: diffusers' DDIM steps t -> t - T // steps,
-        # which with "trailing" spacing can end at t=0 instead of x0 (e.g. T=1000, 15 steps).
-        # x0_clip="none" may leave it outside [-1, 1]: the returned sample is clamped to the data range.
-        x = x_start.clamp(-1.0, 1.0)
-        if x_start_every_step:
-            return x, x_starts
-        if return_x_start:
-            return x, x_start
-        return x

@@ -11,8 +11,9 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+from ..core.run_folder import TENSORBOARD_DIR
+
 TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb"}  # log_with value -> the package it needs
-TENSORBOARD_DIR = "tensorboard"  # RUN_DIR/tensorboard/ holds the event files
 
 
 def check_log_with(log_with: str | None) -> None:
@@ -29,7 +30,7 @@ def check_log_with(log_with: str | None) -> None:
 def init_trackers(accelerator: Any, config: Any, out_dir: Path) -> None:
     """Start the config's tracker (main process only, as Accelerate does); nothing when ``log_with`` is None."""
     if config.log_with == "tensorboard":
-        # Accelerate's TensorBoardTracker writes to project_dir / project_name.
+        # Accelerate's TensorBoardTracker writes to project_dir / project_name: RUN_DIR/tensorboard/.
         accelerator.init_trackers(TENSORBOARD_DIR)
     elif config.log_with == "wandb":
         values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.to_dict().items()}

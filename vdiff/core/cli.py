@@ -6,7 +6,7 @@ from typing import Any
 
 from clipkit.cli import OneLineParser
 
-from .sampling import SAMPLERS, X0_CLIPS
+from .options import SAMPLERS, X0_CLIPS
 
 __all__ = ["OneLineParser", "add_sampling_arguments", "sampling_overrides"]
 
@@ -23,6 +23,6 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sampling_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The sampling arguments of ``add_sampling_arguments`` as ``sampling_options`` overrides."""
+    """The sampling arguments of ``add_sampling_arguments`` as ``SamplingOptions.override`` values."""
     return {"sampler": args.sampler, "steps": args.steps, "guidance": args.guidance,
             "x0_clip": args.x0_clip, "x0_clip_quantile": args.x0_clip_quantile}

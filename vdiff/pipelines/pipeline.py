@@ -1,0 +1,113 @@
+"""``Pipeline``: one trained model, its text encoder and its diffusion process, ready to use.
+
+Text in, uint8 clips [N, F, H, W, 3] out (``pipe(prompts)``); the edits of ``vdiff.pipelines.edit``
+(``pipe.reprompt``, ``pipe.regenerate``, ``pipe.extend``) and sharing (``pipe.save_pretrained``,
+``pipe.push_to_hub``) are methods too. ``vdiff.load_pipeline`` builds one from a run.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..core.config import Config
+from ..core.env import autocast_for, autocast_precision
+from ..core.media import as_rgb, to_uint8
+from ..core.options import SamplingOptions
+from ..diffusion.guidance import Condition
+from ..diffusion.process import Diffusion
+from ..diffusion.sampler import sample
+from . import edit, hub
+from .clips import StepPreviews
+
+class Pipeline:
+    """Callable text -> uint8 clips [N, F, H, W, 3] for one trained model."""
+
+    def __init__(self, model: torch.nn.Module, config: Config, text_encoder, device: torch.device,
+                 diffusion: Diffusion | None = None) -> None:
+        """``diffusion`` replaces ``Diffusion(config)``, e.g. one on another project's explicit beta schedule."""
+        self.model = model.eval()
+        self.config = config
+        self.text_encoder = text_encoder
+        self.device = device
+        self.diffusion = Diffusion(config) if diffusion is None else diffusion
+        # The denoiser runs under bf16 autocast where the GPU has native bf16 (the precision the run
+        # trained in there); the sampler's arithmetic stays fp32 (the guided denoiser casts back).
+        self.precision = autocast_precision(device)
+        self.source: Path | None = None  # the folder load_pipeline read (its log and eval.json feed the model card)
+        self.weights_kind = "ema"
+
+    # --- the model side -------------------------------------------------------------------------
+    def condition(self, prompts: list[str]) -> Condition:
+        """The prompts encoded as the model is conditioned (tokens only for a cross-attention model)."""
+        emb = self.text_encoder.encode(prompts)
+        cross = self.config.cross_attention
+        return Condition(emb.pooled.to(self.device), emb.tokens.to(self.device) if cross else None,
+                         emb.mask.to(self.device) if cross else None)
+
+    def sample(self, prompts: list[str], options: SamplingOptions, *, seed: int = 0,
+               known: torch.Tensor | None = None, keep: torch.Tensor | None = None, strength: float = 1.0,
+               resample: int = 1, recon_weight: float = 0.0, callback: Callable | None = None,
+               cancel: threading.Event | None = None, progress: bool = True, desc: str | None = None) -> torch.Tensor:
+        """One sampler run (``vdiff.diffusion.sampler.sample``) for one prompt per clip: [N, C, F, S, S] in [-1, 1]."""
+        cond = self.condition(prompts)  # outside autocast: the encoder's embeddings stay fp32
+        with autocast_for(self.device, self.precision):
+            return sample(self.diffusion, self.model, cond, options, known=known, keep=keep,
+                          strength=strength, generator=seed, resample=resample, recon_weight=recon_weight,
+                          callback=callback, cancel=cancel, progress=progress, desc=desc)
+
+    @torch.no_grad()
+    def __call__(self, prompts: str | list[str], *, num: int = 1, seed: int = 0, steps: int | None = None,
+                 sampler: str | None = None, guidance: float | None = None, x0_clip: str | None = None,
+                 x0_clip_quantile: float | None = None, return_x_start: bool = False,
+                 x_start_every_step: bool = False,
+                 progress: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """``num`` clips per prompt, prompt-major.
+
+        ``steps``, ``sampler``, ``guidance``, ``x0_clip`` and ``x0_clip_quantile`` left at None take
+        the run config's values (``Config.sampling``).
+
+        With ``return_x_start`` also the final predicted x0 of each clip ``[N, F, H, W, 3]``, or with
+        ``x_start_every_step`` as well, the prediction after every sampler step ``[steps, N, F, H, W, 3]``.
+        """
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+            raise ValueError("give at least one non-empty prompt")
+        if num < 1:
+            raise ValueError(f"num must be >= 1, got {num}")
+        options = self.config.sampling.override(sampler=sampler, steps=steps, guidance=guidance, x0_clip=x0_clip,
+                                                x0_clip_quantile=x0_clip_quantile)
+        steps_seen = StepPreviews(collect=return_x_start or x_start_every_step)
+        out = self.sample([p for p in prompts for _ in range(num)], options, seed=seed, callback=steps_seen,
+                          progress=progress)
+        clips = as_rgb(to_uint8(out))
+        if x_start_every_step:
+            return clips, steps_seen.stacked()
+        if return_x_start:
+            return clips, steps_seen.frames[-1]
+        return clips
+
+    # --- edits (vdiff.pipelines.edit) ------------------------------------------------------------
+    def reprompt(self, clips: np.ndarray, prompts: str | list[str], **kwargs):
+        """SDEdit a uint8 clip [F, H, W, 3] (or [N, ...]) towards new prompts (``vdiff.edit.reprompt``)."""
+        return edit.reprompt(self, clips, prompts, **kwargs)
+
+    def regenerate(self, clips: np.ndarray, prompts: str | list[str], **kwargs):
+        """Regenerate a box and/or frames of a clip, keeping the rest (``vdiff.edit.regenerate``)."""
+        return edit.regenerate(self, clips, prompts, **kwargs)
+
+    def extend(self, clips: np.ndarray, prompts: str | list[str], num: int, **kwargs):
+        """Append ``num`` frames that continue a clip (``vdiff.edit.extend``)."""
+        return edit.extend(self, clips, prompts, num, **kwargs)
+
+    # --- sharing (vdiff.pipelines.hub) -------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path, **kwargs) -> Path:
+        """A self-contained folder: config, weights, model card, sample GIF (see ``vdiff.hub``)."""
+        return hub.save_pretrained(self, folder, **kwargs)
+
+    def push_to_hub(self, repo_id: str, *, private: bool = True, token: str | None = None, **kwargs) -> str:
+        """Upload the ``save_pretrained`` folder to a Hub model repo (private by default); returns its URL."""
+        return hub.push_to_hub(self, repo_id, private=private, token=token, **kwargs)

@@ -3,6 +3,9 @@ the optimize op buys (file size against colour error, gifsicle and Pillow).
 
     python benchmarks/bench_gif_editor.py [--repeat 3]
     python benchmarks/bench_gif_editor.py --optimize [--run RUN_DIR] [--out FILE.json]
+    python benchmarks/bench_gif_editor.py --video [--out FILE.json]
+    python benchmarks/bench_gif_editor.py --fit [--out FILE.json]
+    python benchmarks/bench_gif_editor.py --images docs/images     # the before/after pictures in the docs
 
 Content is a pan across a real photo (scikit-learn's bundled sample), because the GIF palette
 step dominates and its cost depends on how many colours the frames hold. Cases (from issue 5): a 100-frame 480x270 GIF with resize + text watermark + brightness + speed
@@ -15,6 +18,16 @@ photographic clip (a pan and zoom over matplotlib's bundled grace_hopper.jpg). F
 (colours 256/64/16, lossy 0/40/80, near-duplicate frames dropped or kept) it reports the file size
 relative to gif_editor's plain save and the mean absolute colour error in levels (0-255, RGB: what
 a viewer shows at each source frame's start time against that source frame); a Markdown table.
+
+--video: a 10-second 1280x720 H.264 clip at 30 fps (a pan over scikit-learn's sample photo, encoded
+by imageio-ffmpeg's ffmpeg) to a 480-px GIF at 15 fps: probe, decode, save (plain and with
+--optimize), each in a fresh process so its peak resident memory (VmHWM) is its own, beside a
+process that only imports gif_editor, and the straightforward way (every 720p frame read with
+imageio, then resized with Pillow).
+
+--fit: the max_size search on the generated-like clips, the photo clips and the video's clip, at
+limits of 50%, 25% and 10% of the plain save: how close to the limit the file lands, its colour
+error (against the source, scaled back to its size), what was chosen, how many encodes and seconds.
 """
 from __future__ import annotations
 
@@ -212,16 +225,188 @@ def optimize_main(args: argparse.Namespace) -> None:
         Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n", encoding="utf-8")
 
 
+# ------------------------------------------------------------------ --video: decode speed and memory
+
+VIDEO_CHILD = """
+import json, sys, time
+sys.path.insert(0, {repo!r})
+t = time.perf_counter()
+import gif_editor as ge
+from gif_editor import optimize
+mode, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
+result = {{}}
+if mode == "probe":
+    result["info"] = ge.probe_video(path).describe(fps=15, max_side=480)
+elif mode == "naive":
+    import imageio.v3 as iio
+    from PIL import Image
+    frames = list(iio.imiter(path))  # every 720p frame, as a loop over imageio yields them
+    picked = frames[::2]
+    small = [Image.fromarray(f).resize((480, 270), Image.Resampling.LANCZOS) for f in picked]
+    result["frames"] = len(small)
+elif mode != "import":
+    clip = ge.load(path, fps=15, max_side=480)
+    result["decode_s"] = time.perf_counter() - t
+    result["frames"], result["size"] = clip.n_frames, clip.size
+    ops = [{{"op": "optimize"}}] if mode == "optimize" else []
+    data = ge.save(ge.apply(clip, ops), out)
+    result["bytes"] = len(data)
+result["seconds"] = time.perf_counter() - t
+# VmHWM is this process's own peak: ru_maxrss would carry the parent's from before the exec.
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+result["peak_rss_mb"] = int(hwm.split()[1]) / 1024
+print(json.dumps(result))
+"""
+
+
+def make_video(path: Path, seconds: int = 10, size: tuple[int, int] = (1280, 720), fps: int = 30) -> Path:
+    """A slow pan and zoom over scikit-learn's sample photo, encoded as H.264 (yuv420p, CRF 20)."""
+    import imageio_ffmpeg
+    from sklearn.datasets import load_sample_image
+
+    photo = Image.fromarray(load_sample_image("china.jpg")).resize((size[0] * 2, size[1] * 2), Image.Resampling.BICUBIC)
+    writer = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                                         quality=None, bitrate=None, output_params=["-crf", "20"],
+                                         ffmpeg_log_level="error", macro_block_size=1)
+    writer.send(None)
+    n = seconds * fps
+    for i in range(n):
+        zoom = 1 + 0.5 * i / n
+        w, h = photo.width / zoom / 1.2, photo.height / zoom / 1.2
+        x = (photo.width - w) * i / n
+        box = (x, (photo.height - h) / 2, x + w, (photo.height + h) / 2)
+        writer.send(np.ascontiguousarray(np.asarray(photo.resize(size, Image.Resampling.BILINEAR, box=box))))
+    writer.close()
+    return path
+
+
+def video_main(args: argparse.Namespace) -> dict:
+    import subprocess
+    import tempfile
+
+    repo = str(Path(__file__).resolve().parents[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        video = make_video(Path(tmp) / "720p.mp4")
+        runs = {}
+        for mode in ("import", "probe", "plain", "optimize", "naive"):
+            best = None
+            for _ in range(args.repeat if mode in ("plain", "optimize") else 1):
+                out = subprocess.run([sys.executable, "-c", VIDEO_CHILD.format(repo=repo), mode, str(video),
+                                      str(Path(tmp) / f"{mode}.gif")], capture_output=True, text=True, check=True)
+                result = json.loads(out.stdout)
+                best = result if best is None or result["seconds"] < best["seconds"] else best
+            runs[mode] = best
+        runs["video_bytes"] = video.stat().st_size
+    runs["load_avg_1min"], runs["cpu_count"] = os.getloadavg()[0], os.cpu_count()
+    for mode in ("probe", "plain", "optimize", "naive"):
+        r = runs[mode]
+        print(f"{mode:9s} {r['seconds']:6.2f} s  peak RSS {r['peak_rss_mb']:6.0f} MB"
+              + (f"  {r['frames']} frames" if "frames" in r else "") + (f"  {r['bytes']:,} B" if "bytes" in r else ""))
+    print(f"import-only process: peak RSS {runs['import']['peak_rss_mb']:.0f} MB; {runs['probe']['info']}")
+    return runs
+
+
+# ------------------------------------------------------------------ --fit: the size search
+
+def fit_main(args: argparse.Namespace) -> dict:
+    from gif_editor.optimize import mean_error
+
+    clips = {f"generated-like 64x64x16 #{s}": generated_like(s) for s in range(args.clips)}
+    clips["photo 160x120x24"] = photographic()
+    clips["photo with pauses 160x120x34"] = with_pauses(photographic())
+    clips["pan 480x270x100"] = ge.load(photo_gif(100, (480, 270)))
+    rows = []
+    for name, clip in clips.items():
+        plain = len(ge.save(clip))
+        for share in (0.5, 0.25, 0.1):
+            limit = int(plain * share)
+            out = ge.apply(clip, [{"op": "max_size", "bytes": limit}])
+            t = time.perf_counter()
+            try:
+                data = ge.save(out)
+            except ge.GifEditorError as exc:
+                rows.append({"clip": name, "share": share, "limit": limit, "error": str(exc)})
+                continue
+            seconds = time.perf_counter() - t
+            note = out.info["notes"][-1]
+            rows.append({"clip": name, "share": share, "limit": limit, "bytes": len(data),
+                         "of_limit": len(data) / limit, "colour_error": mean_error(clip, data, scale_to_source=True),
+                         "seconds": seconds, "chosen": note.split(" with ", 1)[1].rsplit(";", 1)[0],
+                         "tries": int(note.rsplit("; ", 1)[1].split()[0])})
+    print("| clip | limit | file / limit | colour error | chosen | encodes | seconds |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "bytes" not in r:
+            print(f"| {r['clip']} | {r['limit']:,} B ({100 * r['share']:.0f}%) | {r['error']} | | | | |")
+            continue
+        print(f"| {r['clip']} | {r['limit']:,} B ({100 * r['share']:.0f}%) | {100 * r['of_limit']:.0f}% | "
+              f"{r['colour_error']:.1f} | {r['chosen']} | {r['tries']} | {r['seconds']:.2f} |")
+    return {"rows": rows, "load_avg_1min": os.getloadavg()[0], "cpu_count": os.cpu_count()}
+
+
+# ------------------------------------------------------------------ --images: before / after pictures
+
+def images_main(folder: Path) -> None:
+    """Contact sheets (clipkit.sheet) of edits on real content, one row per clip, its caption below."""
+    from clipkit.sheet import contact_sheet
+
+    def arr(clip: Clip) -> np.ndarray:
+        return np.stack([np.asarray(f.convert("RGB")) for f in clip.frames])
+
+    folder.mkdir(parents=True, exist_ok=True)
+    photo = ge.load(photo_gif(8, (320, 180)))
+    text = "Hello from\ngif_editor"
+    styles = [("plain white text", {}), ("outline 2 px", {"stroke_width": 2}),
+              ("shadow 3 px", {"shadow": 3}), ("background box", {"box": True, "box_opacity": 170})]
+    rows = [ge.apply(photo, [{"op": "trim", "end": 1}, {"op": "text", "text": text, "font_size": 30, "opacity": 255,
+                              "color": "white", "position": "bottom", "align": "center", **extra}])
+            for _, extra in styles]
+    contact_sheet([arr(r) for r in rows], [c for c, _ in styles], folder / "gif_editor_text.png", frames=1)
+    shapes = [("source 320x180", []), ("1:1 centred", [{"op": "crop", "aspect": "1:1"}]),
+              ("9:16 at the left (x 0)", [{"op": "crop", "aspect": "9:16", "x": 0}]),
+              ("4:5 at the right (x 100)", [{"op": "crop", "aspect": "4:5", "x": 100}])]
+    one = ge.apply(photo, [{"op": "trim", "end": 1}])
+    contact_sheet([arr(ge.apply(one, ops)) for _, ops in shapes], [c for c, _ in shapes],
+                  folder / "gif_editor_shapes.png", frames=1)
+    small = ge.apply(photo, [{"op": "resize", "width": 120, "keep_aspect": True}])
+    timed = ge.Clip(small.frames, [100, 100, 400, 100, 100, 100, 100, 600])
+    nth = ge.apply(timed, [{"op": "every_nth", "n": 2}])
+    contact_sheet([arr(timed)], [f"8 frames, delays {timed.durations} ms"], folder / "gif_editor_every_nth_before.png",
+                  frames=8)
+    contact_sheet([arr(nth)], [f"every 2nd frame: delays {nth.durations} ms (the same 1.6 s)"],
+                  folder / "gif_editor_every_nth_after.png", frames=4)
+    noisy = generated_like(0, n=16, size=96)
+    plain = ge.save(noisy)
+    out = ge.apply(noisy, [{"op": "max_size", "bytes": len(plain) // 5}])
+    data = ge.save(out)
+    chosen = out.info["notes"][-1].split(" with ", 1)[1].rsplit(",", 1)[0].rsplit(";", 1)[0]
+    contact_sheet([arr(noisy), arr(ge.load(data))], [f"plain save: {len(plain):,} bytes",
+                                                     f"max size 20%: {len(data):,} bytes ({chosen})"],
+                  folder / "gif_editor_max_size.png", frames=4)
+    print("wrote", ", ".join(sorted(p.name for p in folder.glob("gif_editor_*.png"))))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best is reported")
     parser.add_argument("--optimize", action="store_true", help="measure the optimize op instead (size, error)")
     parser.add_argument("--run", help="with --optimize: also measure a trained run's samples")
     parser.add_argument("--clips", type=int, default=4, help="with --optimize: generated-like clips (seeds 0..N-1)")
-    parser.add_argument("--out", help="with --optimize: write the results as JSON here")
+    parser.add_argument("--video", action="store_true", help="measure decoding a 10 s 720p video to a 480-px GIF")
+    parser.add_argument("--fit", action="store_true", help="measure the max_size search (closeness, time)")
+    parser.add_argument("--images", metavar="DIR", help="write the docs' before/after pictures into DIR")
+    parser.add_argument("--out", help="with --optimize, --video or --fit: write the results as JSON here")
     args = parser.parse_args()
     if args.optimize:
         optimize_main(args)
+        return
+    if args.images:
+        images_main(Path(args.images))
+        return
+    if args.video or args.fit:
+        results = video_main(args) if args.video else fit_main(args)
+        if args.out:
+            Path(args.out).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
         return
 
     edit_gif = photo_gif(100, (480, 270))

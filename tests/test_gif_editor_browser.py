@@ -1,6 +1,8 @@
 """The editor in a real browser: Voila serves a notebook showing gif_editor.ui.Editor on
 127.0.0.1 and headless Debian Chromium (driven by Playwright) uploads a GIF, moves the width
-slider, clicks Preview and reads the edited animation back out of the page.
+slider, clicks Preview and reads the edited animation back out of the page; a second test moves
+the new controls (crop to a shape, every n-th frame, text with outline and box) and watches the
+live preview follow them without a click, then uploads a video and decodes it.
 
 Chromium comes from apt (scripts/test.sh installs it); Playwright's own browser download
 (``playwright install``) needs a CDN that the development and CI machines cannot reach, so the
@@ -98,6 +100,21 @@ def _read_image(page, selector: str) -> bytes:
     return base64.b64decode(encoded)
 
 
+def _wait_for_image(page, selector: str, check, timeout: float = 90) -> Image.Image:
+    """Poll the <img> until its GIF passes ``check`` (the live preview lands a moment after a change)."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        try:
+            im = Image.open(io.BytesIO(_read_image(page, selector)))
+            if check(im):
+                return im
+            last = (im.size, getattr(im, "n_frames", 1))
+        except Exception as exc:  # noqa: BLE001 - an image mid-update reads as garbage; try again
+            last = exc
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{selector} never passed the check; last seen {last}")
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
 def test_upload_slider_preview_in_a_real_browser(voila_url, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -133,14 +150,77 @@ def test_upload_slider_preview_in_a_real_browser(voila_url, tmp_path):
             page.locator(".gif-editor-preview").click()
             page.wait_for_function("() => document.querySelector('.gif-editor-status').innerText.includes('preview')")
             page.wait_for_selector(".gif-editor-result[src^='blob:'], .gif-editor-result[src^='data:']")
+            # The live preview may have rendered an in-between width first: wait for the final one.
+            im = _wait_for_image(page, ".gif-editor-result", lambda im: im.size == (100, 67))
             data = _read_image(page, ".gif-editor-result")
         finally:
             browser.close()
 
     assert data[:6] in (b"GIF89a", b"GIF87a")
-    with Image.open(io.BytesIO(data)) as im:
-        assert im.n_frames == 6  # animated, every frame kept
-        assert im.size == (100, 67)  # width moved 120 -> 100 in the page; keep-aspect set the height
+    assert im.n_frames == 6  # animated, every frame kept
+    assert im.size == (100, 67)  # width moved 120 -> 100 in the page; keep-aspect set the height
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")
+def test_live_preview_follows_the_new_controls_and_a_video_in_a_real_browser(tmp_path):
+    """No Preview click: the Edited pane shows the GIF on load and follows crop-to-shape, every n-th frame
+    and outlined, boxed text as they change; then a video upload is probed, decoded and shown."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from test_gif_editor_video import grey_video
+
+    gif = tmp_path / "clip.gif"
+    gif.write_bytes(make_gif(n=6, size=(120, 80), durations=100))
+    video = grey_video(tmp_path / "phone.mp4", seconds=2)
+    code = f"from gif_editor.ui import Editor\nEditor({str(gif)!r}).widget"
+    with _voila(tmp_path, code) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(90_000)
+            page.goto(url)
+            page.wait_for_selector(".gif-editor-result[src^='blob:'], .gif-editor-result[src^='data:']")
+            start = _wait_for_image(page, ".gif-editor-result", lambda im: im.size == (120, 80))
+            assert start.n_frames == 6  # the clip shows from the start, not a broken image
+
+            page.locator(".gif-editor-aspect select").select_option("1:1")
+            _wait_for_image(page, ".gif-editor-result", lambda im: im.size == (80, 80))
+
+            page.locator(".lm-TabBar-tab", has_text="Time").click()
+            handle = page.locator(".gif-editor-every-nth .noUi-handle")
+            handle.focus()
+            handle.press("ArrowRight")  # keep every 2nd frame
+            thinned = _wait_for_image(page, ".gif-editor-result", lambda im: im.n_frames == 3 and im.size == (80, 80))
+            thinned.seek(0)
+            assert thinned.info["duration"] == 200  # the dropped frames' time went to the kept ones
+
+            page.locator(".lm-TabBar-tab", has_text="Text").click()
+            page.locator(".gif-editor-text textarea").fill("hello\nworld")
+            page.locator(".gif-editor-text textarea").press("Tab")  # a Textarea syncs when it loses focus
+            outline = page.locator(".gif-editor-outline .noUi-handle")
+            outline.focus()
+            outline.press("ArrowRight")
+            outline.press("ArrowRight")
+            page.locator(".gif-editor-box input[type=checkbox]").check()
+
+            def dark_box(im):
+                im.seek(0)
+                grey = im.convert("L")
+                return im.n_frames == 3 and sum(1 for v in grey.getdata() if v < 20) > 300
+            _wait_for_image(page, ".gif-editor-result", dark_box)
+            page.wait_for_function(
+                "() => document.querySelector('.gif-editor-result-info').innerText.includes('80x80, 3 frames')")
+
+            with page.expect_file_chooser() as chooser:
+                page.locator("button.gif-editor-upload").click()
+            chooser.value.set_files(str(video))
+            page.wait_for_function(
+                "() => document.querySelector('.gif-editor-video-info').innerText.includes('-> 30 frames of 160x90')")
+            page.locator(".gif-editor-decode").click()
+            decoded = _wait_for_image(page, ".gif-editor-original", lambda im: im.n_frames == 30)
+            status = page.locator(".gif-editor-status").inner_text()
+        finally:
+            browser.close()
+    assert decoded.size == (160, 90) and "phone.mp4" in status
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)")

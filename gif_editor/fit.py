@@ -138,8 +138,11 @@ class _Search:
 
     def run(self) -> Try:
         share, fitting = 1.0, []
+        smallest = self.shapes_from(1.0)[-1]
         while True:
             shapes = self.shapes_from(share)
+            if not shapes and not any((t.scale, t.step) == smallest for t in self.tries):
+                shapes = [smallest]  # the estimate may be pessimistic: the smallest shape gets one try
             if not shapes:
                 break
             scale, step = shapes[0]

@@ -93,3 +93,29 @@ def test_mp4_writer_repeats_frames_pads_odd_sides_with_the_edge_and_refuses_floa
     with pytest.raises(ValueError, match="frame 1"):
         write_mp4([red, red[:8]], tmp_path / "bad.mp4", fps=10)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no half-written file left
+
+
+CORPUS = ROOT / "tests" / "gif_corpus"
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_read_gif_pads_frames_of_a_growing_canvas_to_one_size(mode):
+    """hand_growing_canvas.gif: a 16x16 screen whose second frame (24x24 at 8,8) reaches past it; Pillow
+    grows the canvas from that frame on, and np.stack of the two sizes used to fail in read_gif_array."""
+    gif = read_gif(CORPUS / "hand_growing_canvas.gif", mode=mode)
+    assert {f.size for f in gif.frames} == {(32, 32)}
+    assert gif.transparent == (mode == "RGBA")  # the padding is see-through in RGBA, black in RGB
+    from clipkit.gif import read_gif_array
+    assert read_gif_array(CORPUS / "hand_growing_canvas.gif").shape == (2, 32, 32, 3)
+
+
+@pytest.mark.parametrize("name, category, words", [
+    ("damaged_header_only.gif", "undecodable GIF", "what follows the header is not readable GIF data"),
+    ("bomb_huge_screen.gif", "too large", "65535x65535 canvas is 4,294,836,225 pixels"),
+])
+def test_read_errors_are_words_without_python_reprs(name, category, words):
+    for source in (CORPUS / name, (CORPUS / name).read_bytes()):
+        with pytest.raises(GifReadError) as err:
+            read_gif(source)
+        assert err.value.category == category and words in str(err.value)
+        assert "<_io" not in str(err.value) and "0x" not in str(err.value)

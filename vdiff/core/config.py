@@ -19,9 +19,10 @@ PRESETS_FILE = Path(__file__).with_name("presets.json")
 
 # Fields that fix the shape of the model's weights: resuming with a different value is refused.
 MODEL_SHAPE_FIELDS = (
-    "image_size", "num_frames", "channels", "dim", "dim_mults", "num_res_blocks",
-    "attn_resolutions", "attn_heads", "attn_head_dim", "temporal_attention", "cross_attention",
-    "space_time_attention", "self_condition", "adagn", "text_norm", "text_whitening", "text_encoder", "max_text_len", "prediction_type",
+    "image_size", "num_frames", "channels", "dim", "dim_mults", "num_res_blocks", "attn_resolutions", "attn_heads",
+    "attn_head_dim", "temporal_attention", "temporal_attention_resolutions", "cross_attention", "space_time_attention",
+    "self_condition", "frame_conditioning", "adagn", "text_norm", "text_whitening", "text_encoder", "max_text_len",
+    "prediction_type",
 )
 
 
@@ -39,10 +40,14 @@ class Config:
     attn_resolutions: tuple[int, ...] = (8,)       # spatial sizes that get spatial self-attention
     attn_heads: int = 4
     attn_head_dim: int = 32
-    temporal_attention: bool = True                # temporal attention at every resolution
+    temporal_attention: bool = True                # temporal attention (else a 3-tap temporal convolution) ...
+    temporal_attention_resolutions: tuple[int, ...] | None = None  # ... at these spatial sizes (None: every one);
+                                                   # the others get the temporal convolution
     cross_attention: bool = False                  # cross-attention to caption tokens
     space_time_attention: bool = False             # at attn_resolutions: attend over all frames' pixels at once
     self_condition: bool = False                   # feed the model its own previous x0 estimate (Chen et al. 2022)
+    frame_conditioning: bool = False               # the model reads given clean frames + a mask channel, so it
+                                                   # continues, joins or keeps them (vdiff.training.given_frames)
     adagn: str = "separate"                        # "separate": time MLP * time_scale + text MLP (ours)
                                                    # "concat": one MLP on [time, text] (reference FiLM)
     text_norm: bool = True                         # LayerNorm on the pooled caption before its MLP
@@ -75,6 +80,9 @@ class Config:
     grad_accum: int = 1
     grad_clip: float = 1.0
     cond_drop_prob: float = 0.1                    # caption dropout so guidance has a trained null
+    given_frames_share: float = 0.5                # with frame_conditioning: the share of clips trained with given
+    given_frames_patterns: tuple[str, ...] = ("prefix", "suffix", "ends", "random")  # frames, and which (see
+                                                   # vdiff.training.given_frames)
     mixed_precision: str = "auto"                  # "auto", "no", "bf16" or "fp16"
     ema_decay_min: float = 0.9
     ema_decay_max: float = 0.9999
@@ -100,6 +108,8 @@ class Config:
     log_with: str | None = None                    # also log to "tensorboard" (RUN_DIR/tensorboard) or "wandb"
     lr_schedule: str = "constant"                  # after warm-up: "constant", or "linear_budget" (linear decay
     lr_floor: float = 0.0                          # to lr_floor x lr at the last step that fits max_steps/max_minutes)
+    init_from: str | None = None                   # a trained run or saved folder the run started from (its model
+                                                   # and EMA weights; vdiff.training.init_from); None = from scratch
 
     # --- sampling defaults (vdiff.core.options) -----------------------------------------
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
@@ -134,6 +144,9 @@ class Config:
             "mixed_precision": self.mixed_precision in ("auto", "no", "bf16", "fp16"),
             "frame_sampling": self.frame_sampling in ("stride", "random_window"),
             "cond_drop_prob": 0.0 <= self.cond_drop_prob < 1.0,
+            "given_frames_share": 0.0 <= self.given_frames_share <= 1.0,
+            "given_frames_patterns": len(self.given_frames_patterns) >= 1
+            and set(self.given_frames_patterns) <= {"prefix", "suffix", "ends", "random"},
             "ema_decay_min": 0.0 <= self.ema_decay_min <= self.ema_decay_max < 1.0,
             "batch_size": self.batch_size >= 1,
             "grad_accum": self.grad_accum >= 1,
@@ -143,6 +156,7 @@ class Config:
             "lr_floor": 0.0 <= self.lr_floor <= 1.0,
             "timesteps": self.timesteps >= 2,
             "log_every": self.log_every >= 1,
+            "init_from": self.init_from is None or (isinstance(self.init_from, str) and bool(self.init_from)),
         }
         for name, ok in checks.items():
             if not ok:

@@ -128,6 +128,7 @@ class Diffusion:
         t: torch.Tensor | None = None,
         noise: torch.Tensor | None = None,
         self_cond: torch.Tensor | None = None,
+        given_mask: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Noise loss + perceptual_weight * perceptual loss for a batch of clean clips in [-1, 1].
 
@@ -141,6 +142,11 @@ class Diffusion:
         each from the global RNG) is True first get the model's own x0 estimate, made without
         gradients, as their ``x_self_cond``; the other rows get zeros (Chen et al. 2022, "Analog Bits"),
         so the model learns both to start and to refine.
+
+        With ``config.frame_conditioning``, ``given_mask`` [B, 1, F, 1, 1] (1 where a frame is given) hands
+        the model those frames of ``x0`` clean, beside the noisy clip, and the noise loss counts only the
+        frames that are not given (RaMViD, Höppe et al. 2022); rows with no frame given train plain
+        text-to-video.
         """
         if x0.ndim != 5:
             raise ValueError(f"x0 must be [B, C, F, H, W], got shape {tuple(x0.shape)}")
@@ -150,17 +156,25 @@ class Diffusion:
         if noise is None:
             noise = torch.randn_like(x0)
         x_t = self.add_noise(x0, noise, t)
-        extra = {}  # only a self-conditioned model is handed x_self_cond (wrapped reference models take none)
+        # Only a model with the option is handed x_self_cond or given frames (wrapped reference models take none).
+        extra = {}
+        if given_mask is not None and self.config.frame_conditioning:
+            extra.update(given=x0, given_mask=given_mask.to(x0.dtype))
         if self.config.self_condition:
             if self_cond is None:
                 self_cond = torch.rand(b, device=x0.device) < 0.5
             extra["x_self_cond"] = self._self_estimate(model, x_t, t, text_emb, drop_mask, text_tokens, text_mask,
-                                                       self_cond.bool().to(x0.device))
+                                                       self_cond.bool().to(x0.device), extra)
         output = model(x_t, t, text_emb, drop_mask=drop_mask, text_tokens=text_tokens, text_mask=text_mask, **extra)
         output = output.float()
         target = noise if self.prediction_type == "epsilon" else self.velocity(x0, noise, t)
         err = output - target.float()
-        per_sample = (err.square() if self.config.loss_type == "l2" else err.abs()).mean(dim=(1, 2, 3, 4))
+        err = err.square() if self.config.loss_type == "l2" else err.abs()
+        if "given_mask" in extra:  # the mean over the frames to make; the given ones are the input
+            counted = (1.0 - extra["given_mask"].float()).expand_as(err)
+            per_sample = (err * counted).sum(dim=(1, 2, 3, 4)) / counted.sum(dim=(1, 2, 3, 4)).clamp(min=1.0)
+        else:
+            per_sample = err.mean(dim=(1, 2, 3, 4))
         if self.config.snr_gamma is not None:
             per_sample = per_sample * self.min_snr_weight(t)
         noise_loss = per_sample.mean()
@@ -180,15 +194,16 @@ class Diffusion:
 
     @torch.no_grad()
     def _self_estimate(self, model, x_t, t, text_emb, drop_mask, text_tokens, text_mask,
-                       rows: torch.Tensor) -> torch.Tensor:
+                       rows: torch.Tensor, given: dict[str, torch.Tensor]) -> torch.Tensor:
         """The model's x0 estimate (clipped to [-1, 1]) for ``rows`` of the batch, zeros elsewhere;
-        only those rows go through the model, so self-conditioning half the batch costs half a forward."""
+        only those rows go through the model, so self-conditioning half the batch costs half a forward.
+        ``given``: the given frames' model inputs, when there are any."""
         estimate = torch.zeros_like(x_t)
         if not rows.any():
             return estimate
         pick = (lambda v: None if v is None else v[rows])
         out = model(x_t[rows], t[rows], text_emb[rows], drop_mask=pick(drop_mask), text_tokens=pick(text_tokens),
-                    text_mask=pick(text_mask)).float()
+                    text_mask=pick(text_mask), **{k: v[rows] for k, v in given.items()}).float()
         estimate[rows] = self.predict_x_start(x_t[rows].float(), t[rows], out).clamp(-1.0, 1.0).to(x_t.dtype)
         return estimate
 

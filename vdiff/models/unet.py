@@ -20,6 +20,17 @@ from .layers import (AdaGN, Downsample, ResBlock, TemporalConv, Upsample, group_
 __all__ = ["UNet3D", "AdaGN", "group_count"]
 
 
+def given_channels(x: torch.Tensor, given: torch.Tensor | None,
+                   given_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The frame-conditioning input beside the noisy clip ``x``: the given frames (zero where none is given)
+    and the mask [B, 1, F, H, W] (MCVD, Voleti et al. 2022: the conditioning frames as extra channels)."""
+    b, _, f, h, w = x.shape
+    if given is None:
+        return torch.zeros_like(x), x.new_zeros(b, 1, f, h, w)
+    mask = given_mask.to(x.dtype).expand(b, 1, f, h, w)
+    return given.to(x.dtype) * mask, mask
+
+
 class SpaceTimeBlock(nn.Module):
     """One residual block followed by its temporal layer, spatial attention and cross-attention."""
 
@@ -28,8 +39,9 @@ class SpaceTimeBlock(nn.Module):
         super().__init__()
         self.res = ResBlock(in_ch, out_ch, time_dim, cond_dim, config.adagn, config.dropout)
         heads, head_dim = config.attn_heads, config.attn_head_dim
-        self.temporal = (TemporalAttention(out_ch, heads, head_dim) if config.temporal_attention
-                         else TemporalConv(out_ch))
+        attends = config.temporal_attention and (config.temporal_attention_resolutions is None
+                                                 or resolution in config.temporal_attention_resolutions)
+        self.temporal = TemporalAttention(out_ch, heads, head_dim) if attends else TemporalConv(out_ch)
         use_attn = resolution in config.attn_resolutions
         self.spatial = SpatialAttention(out_ch, heads, head_dim) if use_attn else None
         self.space_time = config.space_time_attention
@@ -74,8 +86,10 @@ class UNet3D(nn.Module):
         self.null_text_emb = nn.Parameter(torch.randn(text_dim) * 0.02)
         self.null_text_tokens = nn.Parameter(torch.randn(1, text_dim) * 0.02) if config.cross_attention else None
 
-        # Self-conditioning reads the clip and the model's previous x0 estimate side by side.
-        in_channels = config.channels * (2 if config.self_condition else 1)
+        # Self-conditioning reads the clip and the model's previous x0 estimate side by side; frame
+        # conditioning reads the given frames (clean, zero elsewhere) and a mask channel saying which they are.
+        in_channels = (config.channels * (2 if config.self_condition else 1)
+                       + (config.channels + 1 if config.frame_conditioning else 0))
         self.init_conv = nn.Conv2d(in_channels, dim, 3, padding=1)
         self.down = nn.ModuleList()
         self.downsample = nn.ModuleList()
@@ -107,7 +121,8 @@ class UNet3D(nn.Module):
         self.out_conv = zero_init(nn.Conv2d(ch, config.channels, 3, padding=1))
 
     # --- input checks -------------------------------------------------------------------
-    def _check_inputs(self, x, timesteps, text_emb, drop_mask, text_tokens, text_mask, x_self_cond) -> None:
+    def _check_inputs(self, x, timesteps, text_emb, drop_mask, text_tokens, text_mask, x_self_cond, given,
+                      given_mask) -> None:
         c = self.config
         if not isinstance(x, torch.Tensor) or x.ndim != 5:
             raise ValueError(f"x must be a 5D tensor (batch, channels, frames, height, width), got "
@@ -125,6 +140,15 @@ class UNet3D(nn.Module):
             raise ValueError(f"text_emb must have shape [{b}, {self.text_dim}], got {tuple(text_emb.shape)}")
         if x_self_cond is not None and x_self_cond.shape != x.shape:
             raise ValueError(f"x_self_cond must have the shape of x {tuple(x.shape)}, got {tuple(x_self_cond.shape)}")
+        if (given is None) != (given_mask is None):
+            raise ValueError("given frames and given_mask go together")
+        if given is not None:
+            if not c.frame_conditioning:
+                raise ValueError("this model was not trained with given frames (config.frame_conditioning is False)")
+            if given.shape != x.shape:
+                raise ValueError(f"given must have the shape of x {tuple(x.shape)}, got {tuple(given.shape)}")
+            if given_mask.ndim != 5 or given_mask.shape[:3] != (b, 1, frames):
+                raise ValueError(f"given_mask must be [{b}, 1, {frames}, 1 or H, 1 or W], got {tuple(given_mask.shape)}")
         if drop_mask is not None and drop_mask.shape != (b,):
             raise ValueError(f"drop_mask must have shape [{b}], got {tuple(drop_mask.shape)}")
         if c.cross_attention:
@@ -151,14 +175,17 @@ class UNet3D(nn.Module):
 
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, text_emb: torch.Tensor,
                 drop_mask: torch.Tensor | None = None, text_tokens: torch.Tensor | None = None,
-                text_mask: torch.Tensor | None = None, x_self_cond: torch.Tensor | None = None) -> torch.Tensor:
+                text_mask: torch.Tensor | None = None, x_self_cond: torch.Tensor | None = None,
+                given: torch.Tensor | None = None, given_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Predict the noise (or v) for clips ``x`` [B, C, F, H, W] at ``timesteps`` [B].
 
         ``x_self_cond``: with ``config.self_condition``, the model's previous x0 estimate of the same
-        clips (None: zeros, "no estimate yet"); ignored otherwise."""
+        clips (None: zeros, "no estimate yet"); ignored otherwise. ``given`` [B, C, F, H, W] and
+        ``given_mask`` [B, 1, F, 1 or H, 1 or W] (1 where a frame is given): with ``config.frame_conditioning``,
+        clean frames the clip must continue, join or keep (None: none given, plain text-to-video)."""
         if isinstance(timesteps, (int, float)) or (isinstance(timesteps, torch.Tensor) and timesteps.ndim == 0):
             timesteps = torch.full((x.shape[0],), float(timesteps), device=x.device)
-        self._check_inputs(x, timesteps, text_emb, drop_mask, text_tokens, text_mask, x_self_cond)
+        self._check_inputs(x, timesteps, text_emb, drop_mask, text_tokens, text_mask, x_self_cond, given, given_mask)
         frames = x.shape[2]
         param_dtype = self.null_text_emb.dtype
 
@@ -181,6 +208,8 @@ class UNet3D(nn.Module):
 
         if self.config.self_condition:
             x = torch.cat([x, torch.zeros_like(x) if x_self_cond is None else x_self_cond.to(x.dtype)], dim=1)
+        if self.config.frame_conditioning:
+            x = torch.cat([x, *given_channels(x, given, given_mask)], dim=1)
         h = self.init_conv(rearrange(x, "b c f h w -> (b f) c h w"))
         skips = []
         blocks = iter(self.down)

@@ -18,7 +18,7 @@ import numpy as np
 from ..core.media import as_rgb, frame_index, resize_frames, to_uint8
 from .clips import StepCallback, StepPreviews, as_batch, check_box, parse_frames, prompts_for
 
-__all__ = ["DEFAULT_STRENGTH", "default_strength", "reprompt", "regenerate", "extend"]
+__all__ = ["DEFAULT_STRENGTH", "GIVEN_METHODS", "default_strength", "reprompt", "regenerate", "extend", "interpolate"]
 
 # Re-prompt: the share of the schedule the clip is noised to. Measured on tiny (benchmarks/edit_quality.py,
 # docs/editing.md): 0.9 had the best mean share of clips with both the prompt's digit and its direction
@@ -26,6 +26,22 @@ __all__ = ["DEFAULT_STRENGTH", "default_strength", "reprompt", "regenerate", "ex
 DEFAULT_STRENGTH = 0.9
 DEFAULT_RESAMPLE = 1        # RePaint jumps back per step (1 = plain replacement)
 DEFAULT_RECON_WEIGHT = 0.0  # reconstruction guidance weight (0 = off)
+# How kept frames steer the frames generated around them: "model" hands them to a frame-conditioned model
+# as its given frames (and keeps them on their forward-noised path, as in training); "replace" only keeps
+# them (the replacement method, Ho et al. 2022), the one way for a run trained without given frames.
+GIVEN_METHODS = ("model", "replace")
+
+
+def given_method(pipe, method: str | None) -> str:
+    """``method``, or the best one the run has: "model" where it was trained with given frames."""
+    if method is None:
+        return "model" if pipe.config.frame_conditioning else "replace"
+    if method not in GIVEN_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(GIVEN_METHODS)}")
+    if method == "model" and not pipe.config.frame_conditioning:
+        raise ValueError('method "model" needs a run trained with given frames (config.frame_conditioning); '
+                         'use method "replace"')
+    return method
 
 
 def default_strength(keeps_pixels: bool) -> float:
@@ -37,16 +53,22 @@ def default_strength(keeps_pixels: bool) -> float:
 
 def _sample_clips(pipe, known: np.ndarray, keep, prompts: list[str], *, strength: float, seed: int,
                   sampling: dict, resample: int, recon_weight: float, progress: bool,
-                  callback: StepPreviews, cancel: threading.Event | None, desc: str) -> np.ndarray:
-    """One sampler run on model-size uint8 clips [N, F, S, S, 3] -> uint8 [N, F, S, S, 3]."""
+                  callback: StepPreviews, cancel: threading.Event | None, desc: str,
+                  method: str = "replace") -> np.ndarray:
+    """One sampler run on model-size uint8 clips [N, F, S, S, 3] -> uint8 [N, F, S, S, 3]; with ``method``
+    "model", the whole frames that ``keep`` keeps are the model's given frames too."""
     import torch
 
     x = torch.from_numpy(known).float().div(127.5).sub(1.0).permute(0, 4, 1, 2, 3)
     if pipe.config.channels == 1:
         x = x.mean(1, keepdim=True)  # a grey run: the channels' mean, as its training data
+    given_mask = None
+    if method == "model" and keep is not None:
+        whole = keep.amin(dim=(3, 4), keepdim=True)  # a frame the model is given is kept whole
+        given_mask = whole.expand(len(x), -1, -1, -1, -1) if bool(whole.any()) else None
     out = pipe.sample(prompts, pipe.config.sampling.override(**sampling), seed=seed, known=x, keep=keep,
-                      strength=strength, resample=resample, recon_weight=recon_weight, callback=callback,
-                      cancel=cancel, progress=progress, desc=desc)
+                      strength=strength, given_mask=given_mask, resample=resample, recon_weight=recon_weight,
+                      callback=callback, cancel=cancel, progress=progress, desc=desc)
     return as_rgb(to_uint8(out))
 
 
@@ -57,7 +79,7 @@ def _result(clips: np.ndarray, steps: StepPreviews, single: bool, return_x_start
 
 def regenerate(pipe, clips: np.ndarray, prompts: str | list[str], *, box: tuple[int, int, int, int] | None = None,
                frames: str | list[int] | None = None, strength: float | None = None, seed: int = 0,
-               resample: int = DEFAULT_RESAMPLE, recon_weight: float = DEFAULT_RECON_WEIGHT,
+               method: str | None = None, resample: int = DEFAULT_RESAMPLE, recon_weight: float = DEFAULT_RECON_WEIGHT,
                return_x_start: bool = False, callback: StepCallback | None = None,
                cancel: threading.Event | None = None, progress: bool = True, **sampling):
     """Regenerate ``box`` (L T R B in the input's pixels, right/bottom exclusive) of ``frames`` (a SPEC
@@ -67,10 +89,12 @@ def regenerate(pipe, clips: np.ndarray, prompts: str | list[str], *, box: tuple[
     ``default_strength``. Returns uint8 clips at the input's size with the run's frame count; with
     ``return_x_start`` also every step's predicted x0 [steps, (N,) F, S, S, 3] at the run's size.
     ``sampling``: steps, sampler, guidance, x0_clip, x0_clip_quantile (None = the run's config);
-    ``callback(i, n, clips)`` sees every step's prediction; ``cancel`` set: EditCancelled.
+    ``callback(i, n, clips)`` sees every step's prediction; ``cancel`` set: EditCancelled. ``method``: how
+    the frames kept whole steer the others (``GIVEN_METHODS``; None: "model" where the run has it).
     """
     import torch
 
+    method = given_method(pipe, method)
     src, single = as_batch(clips)
     prompts = prompts_for(prompts, len(src))
     keeps_pixels = box is not None or frames is not None
@@ -97,22 +121,28 @@ def regenerate(pipe, clips: np.ndarray, prompts: str | list[str], *, box: tuple[
     steps = StepPreviews(callback, return_x_start, single=single)
     gen = _sample_clips(pipe, resize_frames(picked, (s, s)), keep, prompts, strength=strength, seed=seed,
                         sampling=sampling, resample=resample, recon_weight=recon_weight, progress=progress,
-                        callback=steps, cancel=cancel, desc="regenerating" if keep is not None else "re-prompting")
+                        callback=steps, cancel=cancel, desc="regenerating" if keep is not None else "re-prompting",
+                        method=method)
     out = resize_frames(gen, (w, h))
     if keep_out is not None:
         out = np.where(keep_out[None, ..., None], picked, out)  # the kept pixels, exactly the input's
     return _result(out, steps, single, return_x_start)
 
 
-def reprompt(pipe, clips: np.ndarray, prompts: str | list[str], *, strength: float | None = None, **kwargs):
+def reprompt(pipe, clips: np.ndarray, prompts: str | list[str], *, strength: float | None = None,
+             keep_first: bool = False, **kwargs):
     """SDEdit: noise the clip to ``strength`` of the schedule (default ``DEFAULT_STRENGTH``) and denoise it
     under ``prompts``. Strength 1 is generation from noise (the input is ignored); near 0 the input comes
-    back. Keyword arguments as ``regenerate``."""
+    back. ``keep_first``: keep the first frame as it is and re-animate the others from it (strength 1 by
+    ``default_strength``; a run trained with given frames continues from it). Keyword arguments as ``regenerate``."""
+    if keep_first:
+        kwargs["frames"] = list(range(1, pipe.config.num_frames))
     return regenerate(pipe, clips, prompts, strength=strength, **kwargs)
 
 
 def extend(pipe, clips: np.ndarray, prompts: str | list[str], num: int, *, context: int | None = None,
-           seed: int = 0, resample: int = DEFAULT_RESAMPLE, recon_weight: float = DEFAULT_RECON_WEIGHT,
+           seed: int = 0, method: str | None = None, resample: int = DEFAULT_RESAMPLE,
+           recon_weight: float = DEFAULT_RECON_WEIGHT,
            return_x_start: bool = False, callback: StepCallback | None = None,
            cancel: threading.Event | None = None, progress: bool = True, **sampling):
     """Append ``num`` frames that continue the clip: windows of the run's frame count whose first
@@ -124,6 +154,7 @@ def extend(pipe, clips: np.ndarray, prompts: str | list[str], num: int, *, conte
     """
     import torch
 
+    method = given_method(pipe, method)
     src, single = as_batch(clips)
     prompts = prompts_for(prompts, len(src))
     f, s = pipe.config.num_frames, pipe.config.image_size
@@ -150,10 +181,56 @@ def extend(pipe, clips: np.ndarray, prompts: str | list[str], num: int, *, conte
         keep[:, :, :c] = 1.0
         gen = _sample_clips(pipe, window, keep, prompts, strength=1.0, seed=seed + steps.run, sampling=sampling,
                             resample=resample, recon_weight=recon_weight, progress=progress, callback=steps,
-                            cancel=cancel, desc=f"extending {steps.run + 1}/{windows}")
+                            cancel=cancel, desc=f"extending {steps.run + 1}/{windows}", method=method)
         steps.run += 1
         new.append(gen[:, c:])
         made += f - c
         seq = np.concatenate([seq, gen[:, c:]], axis=1)
     added = resize_frames(np.concatenate(new, axis=1)[:, :num], (w, h))
     return _result(np.concatenate([src, added], axis=1), steps, single, return_x_start)
+
+
+def interpolate(pipe, first: np.ndarray, last: np.ndarray, num: int, *, prompts: str | list[str] | None = None,
+                seed: int = 0, method: str | None = None, resample: int = DEFAULT_RESAMPLE,
+                recon_weight: float = DEFAULT_RECON_WEIGHT, progress: bool = True, **sampling):
+    """``num`` new frames that lead from the end of clip ``first`` to the start of clip ``last`` (same size);
+    returns ``first``, the new frames and ``last`` joined, the two inputs bit for bit.
+
+    One window of the run's frame count holds the tail of ``first``, the ``num`` new frames and the head of
+    ``last`` (the "ends" pattern a frame-conditioned run trained on); a longer gap first extends ``first``
+    until one window can bridge the rest. ``prompts`` None: the unconditional model (guidance 0).
+    """
+    import torch
+
+    method = given_method(pipe, method)
+    a, single = as_batch(first)
+    b, _ = as_batch(last)
+    if a.shape[0] != b.shape[0] or a.shape[2:] != b.shape[2:]:
+        raise ValueError(f"the two clips must have the same size and count, got {a.shape} and {b.shape}")
+    f, s = pipe.config.num_frames, pipe.config.image_size
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise ValueError(f"interpolate needs a number of new frames >= 1, got {num!r}")
+    if f < 3:
+        raise ValueError("the run makes clips of fewer than 3 frames: no window holds two ends and a new frame")
+    if prompts is None:  # guidance 0: only the caption-free half runs, so the text is never read
+        prompts, sampling = "(no caption)", {**sampling, "guidance": 0.0}
+    texts = prompts_for(prompts, len(a))
+    h, w = a.shape[2:4]
+    lead = max(0, num - (f - 2))  # frames to extend by before one window can bridge the rest
+    if lead:
+        a = extend(pipe, a, texts, lead, seed=seed, method=method, resample=resample,
+                   recon_weight=recon_weight, progress=progress, **sampling)
+    gap = num - lead
+    tail = min(a.shape[1], math.ceil((f - gap) / 2))
+    head = min(b.shape[1], f - gap - tail)
+    tail = f - gap - head  # a short ``last`` leaves more of the window to ``first``
+    window = np.concatenate([resize_frames(a[:, a.shape[1] - tail:], (s, s)),
+                             np.zeros((len(a), gap, s, s, 3), np.uint8), resize_frames(b[:, :head], (s, s))], axis=1)
+    keep = torch.ones(1, 1, f, s, s)
+    keep[:, :, tail:tail + gap] = 0.0
+    gen = _sample_clips(pipe, window, keep, texts, strength=1.0, seed=seed + lead, sampling=sampling,
+                        resample=resample, recon_weight=recon_weight, progress=progress,
+                        callback=StepPreviews(), cancel=None, desc="interpolating", method=method)
+    new = resize_frames(gen[:, tail:tail + gap], (w, h))
+    joined = np.concatenate([a, new, b], axis=1)
+    return joined[0] if single else joined

@@ -50,10 +50,15 @@ class Pipeline:
 
     def sample(self, prompts: list[str], options: SamplingOptions, *, seed: int = 0,
                known: torch.Tensor | None = None, keep: torch.Tensor | None = None, strength: float = 1.0,
-               resample: int = 1, recon_weight: float = 0.0, callback: Callable | None = None,
-               cancel: threading.Event | None = None, progress: bool = True, desc: str | None = None) -> torch.Tensor:
-        """One sampler run (``vdiff.diffusion.sampler.sample``) for one prompt per clip: [N, C, F, S, S] in [-1, 1]."""
+               given_mask: torch.Tensor | None = None, resample: int = 1, recon_weight: float = 0.0,
+               callback: Callable | None = None, cancel: threading.Event | None = None, progress: bool = True,
+               desc: str | None = None) -> torch.Tensor:
+        """One sampler run (``vdiff.diffusion.sampler.sample``) for one prompt per clip: [N, C, F, S, S] in [-1, 1].
+
+        ``given_mask`` [N, 1, F, 1, 1]: the frames of ``known`` a frame-conditioned model is handed as given."""
         cond = self.condition(prompts)  # outside autocast: the encoder's embeddings stay fp32
+        if given_mask is not None:
+            cond.given, cond.given_mask = known.to(self.device).float(), given_mask.to(self.device)
         with autocast_for(self.device, self.precision):
             return sample(self.diffusion, self.model, cond, options, known=known, keep=keep,
                           strength=strength, generator=seed, resample=resample, recon_weight=recon_weight,
@@ -62,16 +67,18 @@ class Pipeline:
     @torch.no_grad()
     def __call__(self, prompts: str | list[str], *, num: int = 1, seed: int = 0, steps: int | None = None,
                  sampler: str | None = None, guidance: float | None = None, x0_clip: str | None = None,
-                 x0_clip_quantile: float | None = None, return_x_start: bool = False,
-                 x_start_every_step: bool = False,
+                 x0_clip_quantile: float | None = None, num_frames: int | None = None,
+                 return_x_start: bool = False, x_start_every_step: bool = False,
                  progress: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """``num`` clips per prompt, prompt-major.
 
         ``steps``, ``sampler``, ``guidance``, ``x0_clip`` and ``x0_clip_quantile`` left at None take
-        the run config's values (``Config.sampling``).
+        the run config's values (``Config.sampling``). ``num_frames`` longer than the model's window
+        (``config.num_frames``) continues each clip window by window (``extend``).
 
         With ``return_x_start`` also the final predicted x0 of each clip ``[N, F, H, W, 3]``, or with
-        ``x_start_every_step`` as well, the prediction after every sampler step ``[steps, N, F, H, W, 3]``.
+        ``x_start_every_step`` as well, the prediction after every sampler step ``[steps, N, F, H, W, 3]``
+        (of the first window).
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
@@ -80,10 +87,17 @@ class Pipeline:
             raise ValueError(f"num must be >= 1, got {num}")
         options = self.config.sampling.override(sampler=sampler, steps=steps, guidance=guidance, x0_clip=x0_clip,
                                                 x0_clip_quantile=x0_clip_quantile)
+        window = self.config.num_frames
+        if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, int)
+                                       or num_frames < window):
+            raise ValueError(f"num_frames must be a whole number >= the model's {window} frames, got {num_frames!r}")
         steps_seen = StepPreviews(collect=return_x_start or x_start_every_step)
-        out = self.sample([p for p in prompts for _ in range(num)], options, seed=seed, callback=steps_seen,
-                          progress=progress)
+        texts = [p for p in prompts for _ in range(num)]
+        out = self.sample(texts, options, seed=seed, callback=steps_seen, progress=progress)
         clips = as_rgb(to_uint8(out))
+        if num_frames is not None and num_frames > window:
+            clips = edit.extend(self, clips, texts, num_frames - window, seed=seed + 1, progress=progress,
+                                **options.to_dict())
         if x_start_every_step:
             return clips, steps_seen.stacked()
         if return_x_start:
@@ -102,6 +116,10 @@ class Pipeline:
     def extend(self, clips: np.ndarray, prompts: str | list[str], num: int, **kwargs):
         """Append ``num`` frames that continue a clip (``vdiff.edit.extend``)."""
         return edit.extend(self, clips, prompts, num, **kwargs)
+
+    def interpolate(self, first: np.ndarray, last: np.ndarray, num: int, **kwargs):
+        """``num`` frames from the end of ``first`` to the start of ``last``, all three joined (``vdiff.edit.interpolate``)."""
+        return edit.interpolate(self, first, last, num, **kwargs)
 
     # --- sharing (vdiff.pipelines.hub) -------------------------------------------------------------
     def save_pretrained(self, folder: str | Path, **kwargs) -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from ..core.rng import step_generator
+from .given_frames import draw_given_mask
 
 LOSSES = ("loss", "noise_loss", "perceptual_loss")
 
@@ -27,7 +28,8 @@ class TrainingStopped(RuntimeError):
 def draw_step(batches: Iterator[dict[str, Any]], config: Any, num_timesteps: int, step: int, rank: int,
               device: torch.device, clock: Callable[[], float]) -> tuple[dict[str, torch.Tensor], float]:
     """The step's ``grad_accum`` loaded batches, joined, with timesteps ``t``, ``noise``, caption
-    ``drop`` (and ``self_cond`` rows for a self-conditioned model); and the seconds spent waiting for data."""
+    ``drop`` (``self_cond`` rows for a self-conditioned model, ``given_mask`` for a frame-conditioned one);
+    and the seconds spent waiting for data."""
     from ..diffusion.process import sample_timesteps
 
     parts, waited = [], 0.0
@@ -43,6 +45,9 @@ def draw_step(batches: Iterator[dict[str, Any]], config: Any, num_timesteps: int
         part["drop"] = (torch.rand(b, generator=g, device=g.device) < config.cond_drop_prob).to(device)
         if config.self_condition:  # drawn only then, so the other runs keep their draws
             part["self_cond"] = (torch.rand(b, generator=g, device=g.device) < 0.5).to(device)
+        if config.frame_conditioning:  # likewise
+            part["given_mask"] = draw_given_mask(b, part["video"].shape[2], config.given_frames_share,
+                                                 config.given_frames_patterns, g).to(device)
         parts.append(part)
     joined = parts[0] if len(parts) == 1 else {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
     return joined, waited

@@ -30,7 +30,7 @@ from .budget import Budget, saved_budget
 from .lr_schedule import LRSchedule
 from .steps import (LogWindow, TrainingStopped, accumulation, draw_step, halved_micro_batch, micro_batches,
                     sample_grid_gifs, to_device)
-from .trackers import check_log_with, init_trackers, log_gifs, log_scalars
+from .trackers import check_log_with, init_trackers, log_samples, log_scalars
 
 clock = time.perf_counter  # module attribute so that tests can stand in a machine of another speed
 
@@ -104,7 +104,7 @@ class Trainer:
         from ..diffusion.process import Diffusion
         from ..models.text import load_text_encoder
         from ..models.unet import UNet3D
-        from . import checkpoint as ckpt
+        from . import checkpoint as ckpt, init_from
         from .data import PairsDataset, StepBatchSampler, collate
         from .ema import EMA
 
@@ -126,6 +126,8 @@ class Trainer:
         self.main = acc.is_main_process
 
         saved = ckpt.resume_state(self.ckpt_dir, config, self.resume)  # every process reads the same file
+        # --init-from's source is checked before the data is decoded; a resumed run never loads it again.
+        source = init_from.source_for(config, self.out_dir) if saved is None else None
 
         set_seed(config.seed)  # python, numpy, torch: the model's init is the same in every process
         self.encoder = load_text_encoder(config.text_encoder, device=self.device, max_length=config.max_text_len)
@@ -148,6 +150,7 @@ class Trainer:
         self.micro_batch = config.batch_size if config.micro_batch == "auto" else int(config.micro_batch)
         if saved is not None:
             self.load_state(saved)
+        started_from = init_from.load_into(source, self.raw_model, self.ema) if source is not None else None
         if self.main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             config.to_json(self.run_folder.config_file)
@@ -155,7 +158,7 @@ class Trainer:
         self.log({"event": "resume" if saved is not None else "start", "step": self.step, "env": self.env.to_dict(),
                   "precision": self.precision, "processes": self.world, "pairs": len(self.dataset),
                   "skipped": len(self.dataset.skipped), "skipped_reasons": self.dataset.skipped,
-                  "micro_batch": self.micro_batch,
+                  "micro_batch": self.micro_batch, "init_from": started_from,
                   "params_m": sum(p.numel() for p in self.raw_model.parameters()) / 1e6})
         self.prompt_emb = self.encoder.encode(list(config.sample_prompts)) if config.sample_prompts else None
         sampler = StepBatchSampler(len(self.dataset), config.batch_size, seed=config.seed, start_step=self.step,
@@ -282,7 +285,7 @@ class Trainer:
                         self.model, part["video"].to(self.device, non_blocking=True), part["text_emb"].to(self.device),
                         drop_mask=part["drop"], text_tokens=to_device(part.get("text_tokens"), self.device),
                         text_mask=to_device(part.get("text_mask"), self.device), t=part["t"], noise=part["noise"],
-                        self_cond=part.get("self_cond"))
+                        self_cond=part.get("self_cond"), given_mask=part.get("given_mask"))
                 if not self.agree(bool(torch.isfinite(out["loss"]).item())):
                     return False, losses
                 acc.backward(out["loss"] / share)
@@ -387,7 +390,7 @@ class Trainer:
         nets = {"ema": self.ema.module, "online": self.raw_model}
         paths = sample_grid_gifs(self.diffusion, nets, self.prompt_emb, self.config, self.device,
                                  self.run_folder, step)
-        log_gifs(self.accelerator, self.config, paths, step)
+        log_samples(self.accelerator, self.config, self.run_folder, paths, step)  # + samples/progress.png
         self._call("on_samples", step, paths)
         return paths
 

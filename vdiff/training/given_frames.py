@@ -34,9 +34,11 @@ def draw_pattern(pattern: str, frames: int, generator: torch.Generator) -> torch
         given[:_int(generator, 1, frames - 1)] = True
     elif pattern == "suffix":
         given[frames - _int(generator, 1, frames - 1):] = True
+    elif pattern == "ends" and frames < 3:  # no room for two ends and a frame between them: the first
+        given[0] = True
     elif pattern == "ends":
-        first = _int(generator, 1, max(1, frames - 2))
-        last = _int(generator, 1, max(1, frames - 1 - first))
+        first = _int(generator, 1, frames - 2)
+        last = _int(generator, 1, frames - 1 - first)
         given[:first] = True
         given[frames - last:] = True
     elif pattern == "random":

@@ -8,6 +8,7 @@
       weights/online.safetensors         ... and of the online model,
       weights/config.json                with the config they were written under
       samples/step_XXXXXXX_<name>.gif    the sample prompts at each ``sample_every`` step
+      samples/progress.png               the EMA samples over the run: one row per sample step, same prompts and seeds
       tensorboard/                       event files, with ``log_with="tensorboard"``
       eval.json                          the evaluator's report, when a user writes it there (the model card shows it)
       loss.png                           the loss plot (``python -m vdiff.plot``, notebook 02)
@@ -27,6 +28,11 @@ CHECKPOINT_RE = re.compile(r"^step_(\d{7,})\.pt$")
 WEIGHTS_DIR = "weights"
 WEIGHT_KINDS = ("ema", "online")
 TENSORBOARD_DIR = "tensorboard"
+# The folder vdiff.pipelines.saved_folder writes (save_pretrained, the Hub) names its weights and facts so;
+# the training layer below it reads them to start a run from a saved folder (tests/test_init_from.py
+# checks that the two agree).
+SAVED_WEIGHTS_FILE = "model.safetensors"
+SAVED_INFO_FILE = "pipeline.json"
 
 
 def checkpoint_name(step: int) -> str:
@@ -46,6 +52,17 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
         return []
     found = [(step, p) for p in folder.iterdir() if (step := checkpoint_step(p)) is not None]
     return [p for _, p in sorted(found)]
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file that must hold an object (a config, a saved folder's facts); ValueError naming the file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    return data
 
 
 def read_log(path: str | Path) -> list[dict[str, Any]]:
@@ -104,6 +121,16 @@ class RunFolder:
 
     def sample_file(self, step: int, name: str) -> Path:
         return self.samples_dir / f"step_{step:07d}_{name}.gif"
+
+    @property
+    def progress_file(self) -> Path:
+        return self.samples_dir / "progress.png"
+
+    def sample_files(self, name: str = "ema") -> list[tuple[int, Path]]:
+        """(step, path) of every ``samples/step_XXXXXXX_<name>.gif``, oldest first."""
+        pattern = re.compile(rf"^step_(\d{{7,}})_{re.escape(name)}\.gif$")
+        found = [(int(m.group(1)), p) for p in self.samples_dir.glob("step_*.gif") if (m := pattern.match(p.name))]
+        return sorted(found)
 
     @property
     def tensorboard_dir(self) -> Path:

@@ -83,6 +83,7 @@ def model_card(config: Config, info: dict[str, Any], report: dict[str, Any] | No
         "| | |", "|---|---|",
         f"| preset | {info['preset']} |",
         f"| steps trained | {steps if steps is not None else 'unknown'} |",
+        *([f"| started from | `{config.init_from}` (fine-tuned from its weights) |"] if config.init_from else []),
         f"| weights | {info['weights']} |",
         f"| parameters | {info['params_m']:.2f} M |",
         f"| text encoder | `{config.text_encoder}` (frozen), caption whitening "

@@ -11,12 +11,10 @@ and the facts it and a run folder tell about their weights.
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
-from ..core.run_folder import RunFolder
+from ..core.run_folder import RunFolder, read_json  # read_json: where hub.py and loading.py find it
 
 FORMAT = 1
 PIPELINE_FILE = "pipeline.json"
@@ -29,16 +27,6 @@ def is_pretrained_folder(path: str | Path) -> bool:
     """True for a folder written by save_pretrained (or downloaded from the Hub)."""
     path = Path(path)
     return (path / PIPELINE_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot read {path}: {e}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return data
 
 
 def steps_trained(folder: str | Path) -> int | None:

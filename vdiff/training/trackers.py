@@ -3,7 +3,7 @@
 ``log.jsonl`` stays the run's own record (the notebook's loss plot reads it); a tracker gets the
 same numbers, plus the sample grids: TensorBoard shows them as animated images (the GIF bytes in an
 image summary, which is what ``SummaryWriter.add_video`` writes too, without its moviepy dependency),
-W&B as videos.
+W&B as videos; and the progress grid (``samples/progress.png``) as an image.
 """
 from __future__ import annotations
 
@@ -46,20 +46,39 @@ def log_scalars(accelerator: Any, record: dict[str, Any], step: int) -> None:
         accelerator.log(values, step=step)
 
 
+def log_samples(accelerator: Any, config: Any, run_folder: Any, paths: list[Path], step: int) -> Path | None:
+    """After a sample step: the progress grid rewritten (``samples/progress.png``, vdiff.training.progress),
+    then with ``log_with`` the sample GIFs and the grid logged at ``step``. Returns the grid's path."""
+    from .progress import write_progress
+
+    if not accelerator.is_main_process:
+        return None
+    grid = write_progress(run_folder, config)
+    log_gifs(accelerator, config, paths, step)
+    if grid is not None:
+        log_image(accelerator, config, grid, step, "samples/progress")
+    return grid
+
+
 def log_gifs(accelerator: Any, config: Any, paths: list[Path], step: int) -> None:
     """The sample grid GIFs at ``step`` under the tags ``samples/<name>`` (e.g. samples/ema)."""
+    for path in paths:
+        log_image(accelerator, config, Path(path), step, "samples/" + Path(path).stem.rsplit("_", 1)[-1])
+
+
+def log_image(accelerator: Any, config: Any, path: Path, step: int, tag: str) -> None:
+    """A GIF (W&B: as a video) or PNG file as an image at ``step``; nothing when ``log_with`` is None."""
     if config.log_with is None or not accelerator.is_main_process:
         return
-    for path in paths:
-        tag = "samples/" + Path(path).stem.rsplit("_", 1)[-1]
-        if config.log_with == "tensorboard":
-            _tensorboard_gif(accelerator.get_tracker("tensorboard", unwrap=True), tag, Path(path), step)
-        else:
-            import wandb
-            accelerator.get_tracker("wandb", unwrap=True).log({tag: wandb.Video(str(path), format="gif")}, step=step)
+    if config.log_with == "tensorboard":
+        _tensorboard_image(accelerator.get_tracker("tensorboard", unwrap=True), tag, Path(path), step)
+    else:
+        import wandb
+        media = wandb.Video(str(path), format="gif") if Path(path).suffix == ".gif" else wandb.Image(str(path))
+        accelerator.get_tracker("wandb", unwrap=True).log({tag: media}, step=step)
 
 
-def _tensorboard_gif(writer: Any, tag: str, path: Path, step: int) -> None:
+def _tensorboard_image(writer: Any, tag: str, path: Path, step: int) -> None:
     from PIL import Image
     from tensorboard.compat.proto.summary_pb2 import Summary
 

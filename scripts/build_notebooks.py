@@ -280,6 +280,8 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 'X0_CLIP = "config"  #@param ["config", "none", "static", "dynamic"]',
                 "SEED = 0  #@param {type:\"integer\"}",
                 "NUM_PER_PROMPT = 2  #@param {type:\"integer\"}",
+                "#@markdown Frames per clip: 0 = the model's own window; more continues each clip window by window:",
+                "NUM_FRAMES = 0  #@param {type:\"integer\"}",
                 "USE_EMA = True  #@param {type:\"boolean\"}",
                 "COMPARE_DDPM = True  #@param {type:\"boolean\"}",
             ]),
@@ -301,7 +303,7 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 "               guidance=None if GUIDANCE == \"config\" else float(GUIDANCE),\n"
                 "               x0_clip=None if X0_CLIP == \"config\" else X0_CLIP)\n"
                 "pipe = vdiff.load_pipeline(run_dir, use_ema=USE_EMA)\n"
-                "clips = pipe(prompts, num=NUM_PER_PROMPT, seed=SEED, **options)\n"
+                "clips = pipe(prompts, num=NUM_PER_PROMPT, seed=SEED, num_frames=NUM_FRAMES or None, **options)\n"
                 "captions = [p for p in prompts for _ in range(NUM_PER_PROMPT)]\n"
                 "paths = []\n"
                 "for i, (clip, caption) in enumerate(zip(clips, captions)):\n"

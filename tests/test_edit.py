@@ -158,6 +158,17 @@ def test_command_edits_and_never_touches_the_input(run_dir, tmp_path, capsys):
     assert main(common + ["--out", str(tmp_path / "box.gif"), "--box", "0", "0", "12", "10", "--frames", "0"]) == 0
     frames, _, _ = read_clip(tmp_path / "box.gif")
     assert np.array_equal(frames[1:], clip[[2, 3, 5]]) and np.array_equal(frames[0, 10:], clip[0, 10:])
+
+    assert main(common + ["--out", str(tmp_path / "first.gif"), "--prompt", "square moving up", "--keep-first"]) == 0
+    frames, _, _ = read_clip(tmp_path / "first.gif")
+    assert frames.shape == (4, 20, 24, 3) and np.array_equal(frames[0], clip[0])  # re-timed, frame 0 kept
+
+    after = tmp_path / "after.gif"
+    write_clip(clip[::-1].copy(), [80] * 6, after)
+    assert main(common + ["--out", str(tmp_path / "mid.gif"), "--interpolate", str(after), "2"]) == 0
+    frames, durations, _ = read_clip(tmp_path / "mid.gif")
+    assert frames.shape == (14, 20, 24, 3) and np.array_equal(frames[:6], clip)
+    assert np.array_equal(frames[8:], clip[::-1]) and durations == [100, 50, 100, 50, 100, 100, 100, 100] + [80] * 6
     assert _sha(src) == before
     capsys.readouterr()
 
@@ -173,6 +184,11 @@ def test_command_edits_and_never_touches_the_input(run_dir, tmp_path, capsys):
         (common + ["--out", str(tmp_path / "o.gif"), "--frames", "7"], "numbered"),
         (common + ["--out", str(src), "--prompt", "p"], "never modified"),
         (common + ["--out", str(tmp_path / "o.gif"), "--sampler", "euler"], "sampler"),
+        (common + ["--out", str(tmp_path / "o.gif"), "--interpolate", str(after), "two"], "whole number"),
+        (common + ["--out", str(tmp_path / "o.gif"), "--interpolate", str(tmp_path / "none.gif"), "2"], "no file"),
+        (common + ["--out", str(tmp_path / "o.gif"), "--interpolate", str(after), "2", "--extend", "2"], "without"),
+        (common + ["--out", str(tmp_path / "o.gif"), "--prompt", "p", "--keep-first", "--frames", "1"], "keep-first"),
+        (common + ["--out", str(tmp_path / "o.gif"), "--extend", "2", "--method", "model"], "frame_conditioning"),
     ]
     for argv, words in bad_cases:
         with pytest.raises(SystemExit) as exit_info:

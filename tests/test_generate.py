@@ -93,6 +93,14 @@ def test_generate_command_writes_gifs_contact_sheet_and_x_start(run_dir, tmp_pat
     assert sheet.height > sheet.width / 2  # four captioned rows
 
 
+def test_generate_command_makes_clips_longer_than_the_window(run_dir, tmp_path):
+    out = tmp_path / "long"
+    assert main(["--run", str(run_dir), "--prompt", "square moving left", "--out", str(out), "--steps", "2",
+                 "--frames", "7"]) == 0
+    with Image.open(next(out.glob("*.gif"))) as im:
+        assert im.n_frames == 7  # the smoke run's window is 4 frames: continued by 3
+
+
 @pytest.mark.parametrize("args, message", [
     (["--run", "{missing}", "--prompt", "a"], "run folder not found"),
     (["--run", "{run}", "--prompt", "a", "--sampler", "euler"], "invalid choice: 'euler'"),
@@ -100,6 +108,7 @@ def test_generate_command_writes_gifs_contact_sheet_and_x_start(run_dir, tmp_pat
     (["--run", "{run}"], "at least one --prompt"),
     (["--run", "{run}", "--prompt", "a", "--x0-clip-quantile", "2"], "x0_clip_quantile must be in (0, 1]"),
     (["--run", "{empty}", "--prompt", "a"], "not a run folder"),
+    (["--run", "{run}", "--prompt", "a", "--frames", "2"], "num_frames must be a whole number >= the model's 4"),
 ])
 def test_generate_user_errors_are_one_line_exit_2(run_dir, tmp_path, capsys, args, message):
     (tmp_path / "empty").mkdir()

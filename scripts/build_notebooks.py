@@ -27,7 +27,21 @@ from pathlib import Path
 
 IN_COLAB = "google.colab" in sys.modules
 if IN_COLAB and INSTALL_FROM:
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
+
+    def installed(names):
+        found = {}
+        for name in names:
+            try:
+                found[name] = version(name)
+            except PackageNotFoundError:
+                found[name] = None
+        return found
+
+    # Packages this runtime has imported already: should pip replace one (numpy is the usual one,
+    # googlecolab/colabtools#5205), the old copy stays in memory and fails later with a binary error.
+    owners = packages_distributions()
+    loaded = installed({d for m in list(sys.modules) for d in owners.get(m.partition(".")[0], [])})
     keep = []
     for name in ("torch", "torchvision", "numpy", "ipython", "ipykernel", "ipywidgets", "notebook",
                  "jupyter-client", "tornado", "pyzmq", "traitlets"):
@@ -51,6 +65,13 @@ if IN_COLAB and INSTALL_FROM:
                            "this cell again; if they name a conflict with Colab's packages, please report them") from None
     import importlib
     importlib.invalidate_caches()
+    replaced = [f"{name} {was} -> {now}" for name, now in installed(loaded).items() if now != (was := loaded[name])]
+    if replaced:
+        class RestartRuntime(Exception):
+            def _render_traceback_(self):  # IPython shows this one line
+                return [str(self)]
+        raise RestartRuntime(f"Restart the runtime (Runtime > Restart session), then run all cells again: the install "
+                             f"replaced {', '.join(replaced)}, which this runtime had already imported")
 elif not IN_COLAB:
     repo_root = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / "vdiff").is_dir()), None)
     if repo_root is not None and str(repo_root) not in sys.path:
@@ -176,10 +197,15 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
         "02_train.ipynb",
         "02 · Train the video diffusion model",
         "Trains vdiff's improved 3D UNet (AdaGN text/time conditioning, temporal attention, EMA with "
-        "warm-up, optional perceptual loss) from scratch on a folder of GIF + caption pairs made by "
-        "notebook 01. One trainer run shows a live loss plot and the newest sample GIFs from the EMA and "
-        "online models; the run folder holds checkpoints that resume exactly, so after a Colab disconnect "
-        "you run this notebook again and training continues with the run's own preset.\n\n"
+        "warm-up, optional perceptual loss) on a folder of GIF + caption pairs made by notebook 01, from "
+        "scratch or, with `INIT_FROM`, from a run you trained before (fine-tuning on your own clips). One "
+        "trainer run shows a live loss plot, the newest sample GIFs from the EMA and online models and one "
+        "strip per sample step (the same prompts and seeds each time); the run folder holds checkpoints "
+        "that resume exactly, so after a Colab disconnect you run this notebook again and training "
+        "continues with the run's own preset.\n\n"
+        "In Colab the data is copied from Drive to the runtime's disk once, training reads and writes "
+        "there, and each checkpoint is copied to Drive as it is written (`LOCAL_FIRST`): a Drive that "
+        "drops out mid-run no longer ends it.\n\n"
         "Runtime: a GPU. A free T4 works (it trains in fp16; `auto` picks `tiny` there); an A100 or L4 "
         "(bf16) trains `moving_mnist`. The `tiny` preset also learns on a CPU in about 20 minutes.",
         [
@@ -187,11 +213,15 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 'DATA_DIR = "data/digits"  #@param {type:"string"}',
                 'RUN_DIR = "runs/digits"  #@param {type:"string"}',
                 'PRESET = "auto"  #@param ["auto", "tiny", "moving_mnist", "msrvtt"]',
+                "#@markdown Fine-tune: a trained run folder (or saved folder) whose model and EMA weights a new run starts from, with a fresh optimizer; `auto` then takes its config. Empty: from scratch.",
+                'INIT_FROM = ""  #@param {type:"string"}',
                 "#@markdown Train on clips of another size or length than the preset's (resized, frames dropped or repeated) instead of stopping:",
                 "RESIZE_DATA = False  #@param {type:\"boolean\"}",
                 "MAX_MINUTES = 60  #@param {type:\"number\"}",
                 "MAX_STEPS = 0  #@param {type:\"integer\"}",
                 'LOG_WITH = "none"  #@param ["none", "tensorboard", "wandb"]',
+                "#@markdown In Colab: copy the data to the runtime's disk, train and checkpoint there, copy each checkpoint to Drive.",
+                "LOCAL_FIRST = True  #@param {type:\"boolean\"}",
                 "#@markdown Share the trained model on the Hugging Face Hub (a private repo; token from Colab's Secrets as HF_TOKEN, or a login prompt):",
                 "PUSH_TO_HUB = False  #@param {type:\"boolean\"}",
                 'HUB_REPO_ID = ""  #@param {type:"string"}',
@@ -203,11 +233,14 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 "from vdiff.checkpoint import run_disk_estimate\n"
                 "from vdiff.colab import free_space_note, training_config\n\n"
                 "data_dir, run_dir = resolve(ROOT, DATA_DIR), resolve(ROOT, RUN_DIR)\n"
+                "init_from = resolve(ROOT, INIT_FROM) if INIT_FROM else None\n"
                 "# Stops with one sentence when notebook 01's data is missing or does not fit the preset; a run\n"
-                "# started before keeps its own config, whatever `auto` picks on today's GPU.\n"
-                "config = training_config(\"smoke\" if SMOKE else PRESET, data_dir, run_dir, resize=RESIZE_DATA)\n"
+                "# started before keeps its own config, whatever `auto` picks on today's GPU; a new run with\n"
+                "# INIT_FROM starts from that run's weights (its config with PRESET = \"auto\").\n"
+                "config = training_config(\"smoke\" if SMOKE else PRESET, data_dir, run_dir, resize=RESIZE_DATA,\n"
+                "                         init_from=init_from)\n"
                 "if SMOKE:  # CI: seconds on a CPU\n"
-                "    MAX_STEPS, MAX_MINUTES, LOG_WITH = 20, 5, \"none\"\n"
+                "    MAX_STEPS, MAX_MINUTES, LOG_WITH = MAX_STEPS or 20, 5, \"none\"\n"
                 "config = config.replace(log_with=None if LOG_WITH == \"none\" else LOG_WITH)\n"
                 "print(\"steps:\", MAX_STEPS or config.max_steps, \"| minutes:\", MAX_MINUTES or \"no limit\")\n"
                 "print(config.to_json())\n"
@@ -215,26 +248,47 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 "print(free_space_note(run_dir, run_disk_estimate(config)))"
             ),
             new_code_cell(
+                "# In Colab, Drive is read once: the data is copied to the runtime's disk (checked complete; kept\n"
+                "# while Drive's copy is unchanged), the run trains and saves there, and each checkpoint goes to\n"
+                "# Drive as it is written, whole or not at all. When Drive drops out, training goes on and the newest\n"
+                "# checkpoint follows when it answers. Running this notebook again resumes from the newest complete\n"
+                "# checkpoint, on this runtime's disk or on Drive.\n"
+                "from vdiff.apps.drive_sync import RunMirror\n"
+                "from vdiff.apps.local_first import cache_dataset, prepare_local_run\n"
+                "from vdiff.colab import local_root\n\n"
+                "train_data, train_run, mirror = data_dir, run_dir, None\n"
+                "if LOCAL_FIRST and IN_COLAB and USE_DRIVE:\n"
+                "    train_data = cache_dataset(data_dir, local_root() / \"data\")\n"
+                "    train_run = prepare_local_run(run_dir, local_root() / \"runs\")\n"
+                "    mirror = RunMirror(train_run, run_dir)\n"
+                "    print(free_space_note(train_run, run_disk_estimate(config)))\n"
+                "print(\"training from\", train_data, \"into\", train_run)"
+            ),
+            new_code_cell(
                 "# Optional: TensorBoard in the notebook (LOG_WITH = \"tensorboard\"); it follows the run live.\n"
                 "# The same as the magics `%load_ext tensorboard` and `%tensorboard --logdir RUN_DIR/tensorboard`.\n"
                 "if config.log_with == \"tensorboard\":\n"
                 "    get_ipython().run_line_magic(\"load_ext\", \"tensorboard\")\n"
-                "    get_ipython().run_line_magic(\"tensorboard\", f\"--logdir '{run_dir / 'tensorboard'}'\")"
+                "    get_ipython().run_line_magic(\"tensorboard\", f\"--logdir '{train_run / 'tensorboard'}'\")"
             ),
             new_code_cell(
                 "# One trainer run for the whole budget: the bar counts every step of the run, the loss plot is\n"
-                "# redrawn at least every 30 s, the newest samples replace the last ones. Checkpoints resume\n"
-                "# exactly (model, EMA, optimizer, RNG): after a Colab disconnect, run this notebook again.\n"
+                "# redrawn at least every 30 s, the newest samples replace the last ones and the strips below them\n"
+                "# gain a row per sample step. Checkpoints resume exactly (model, EMA, optimizer, RNG): after a\n"
+                "# Colab disconnect, run this notebook again.\n"
                 "from vdiff.colab import live_progress\n"
                 "from vdiff.train import TrainingStopped\n\n"
-                "trainer = vdiff.Trainer(config, data_dir, run_dir, max_steps=MAX_STEPS or None,\n"
+                "trainer = vdiff.Trainer(config, train_data, train_run, max_steps=MAX_STEPS or None,\n"
                 "                        max_minutes=MAX_MINUTES or None, progress_every_s=30,\n"
-                "                        callbacks=[live_progress(every_s=0 if SMOKE else 30)])\n"
+                "                        callbacks=[live_progress(every_s=0 if SMOKE else 30), *([mirror] if mirror else [])])\n"
                 "try:\n"
                 "    trainer.fit()\n"
                 "except TrainingStopped as exc:  # out of memory or non-finite losses: the last weights are kept\n"
+                "    if mirror:\n"
+                "        mirror.finish()\n"
                 "    raise NotebookStop(str(exc)) from None\n"
-                "print(f\"trained to step {trainer.step} of {trainer.end_step}; run folder: {run_dir}\")"
+                "print(f\"trained to step {trainer.step} of {trainer.end_step}; run folder: {run_dir}\"\n"
+                "      + (f\" (Drive has step {mirror.remote_step})\" if mirror else \"\"))"
             ),
             new_code_cell(
                 "# Share on the Hugging Face Hub (PUSH_TO_HUB): a private model repo with the EMA weights,\n"
@@ -252,7 +306,7 @@ def build(out_dir: Path = NOTEBOOKS) -> None:
                 "    if token is None:\n"
                 "        from huggingface_hub import login\n"
                 "        login()\n"
-                "    print(\"pushed:\", vdiff.load_pipeline(run_dir).push_to_hub(HUB_REPO_ID, private=True, token=token))"
+                "    print(\"pushed:\", vdiff.load_pipeline(train_run).push_to_hub(HUB_REPO_ID, private=True, token=token))"
             ),
         ],
         gpu=True,

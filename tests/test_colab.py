@@ -139,8 +139,12 @@ def test_live_progress_redraws_at_most_every_interval_and_at_the_end(tmp_path: P
     for step in range(3):
         progress.on_log(trainer, {"step": step})
     assert progress.redraws == 1 and (tmp_path / "loss.png").stat().st_size > 0
-    gif = save_gif(np.zeros((2, 8, 8, 1), np.uint8), tmp_path / "step_0000004_ema.gif")
+    gif = save_gif(np.zeros((2, 8, 8, 1), np.uint8), tmp_path / "samples" / "step_0000004_ema.gif")
     progress.on_samples(trainer, 4, [gif])
+    assert progress.strips == 0  # no progress grid yet: nothing to show
+    (tmp_path / "samples" / "progress.png").write_bytes((tmp_path / "loss.png").read_bytes())
+    progress.on_samples(trainer, 4, [gif])
+    assert progress.strips == 1
     progress.on_end(trainer, {"step": 4})
     assert progress.redraws == 2
     eager = colab.live_progress(every_s=0)
@@ -148,3 +152,79 @@ def test_live_progress_redraws_at_most_every_interval_and_at_the_end(tmp_path: P
     for step in range(3):
         eager.on_log(trainer, {"step": step})
     assert eager.redraws == 3
+
+
+def fake_run(folder: Path, preset: str) -> Path:
+    """A run folder with weights files and the config they were written under (enough for find_source)."""
+    from vdiff import get_preset
+
+    (folder / "weights").mkdir(parents=True)
+    for kind in ("ema", "online"):
+        (folder / "weights" / f"{kind}.safetensors").write_bytes(b"weights")
+    get_preset(preset).to_json(folder / "weights" / "config.json")
+    return folder
+
+
+def test_init_from_takes_the_trained_runs_config_and_refuses_what_does_not_fit(tmp_path: Path, capsys) -> None:
+    from vdiff import get_preset
+
+    data, source = clips(tmp_path / "data", 32, 8), fake_run(tmp_path / "runs" / "base", "tiny")
+    config = colab.training_config("auto", data, tmp_path / "runs" / "tuned", init_from=source)
+    assert config.replace(init_from=None) == get_preset("tiny") and config.init_from == str(source)
+    assert "fine-tuning from the weights of" in capsys.readouterr().out
+    for preset, given, run, words in (("smoke", source, "tuned", "dim=32 -> 16"),
+                                      ("auto", source, "base", "is the run folder being trained"),
+                                      ("auto", data, "tuned", "holds no trained weights")):
+        with pytest.raises(NotebookStop) as stop:
+            colab.training_config(preset, data, tmp_path / "runs" / run, init_from=given)
+        assert str(stop.value).startswith("INIT_FROM: ") and words in str(stop.value) and "\n" not in str(stop.value)
+    with pytest.raises(NotebookStop, match="but the model in .*base trains on 32x32, 8 frames"):
+        colab.training_config("auto", clips(tmp_path / "big", 64, 16), tmp_path / "runs" / "tuned", init_from=source)
+    started = tmp_path / "runs" / "started"
+    started.mkdir()
+    get_preset("tiny").to_json(started / "config.json")
+    assert colab.training_config("auto", data, started, init_from=source).init_from is None  # a started run's own
+    assert "INIT_FROM are not used for a started run" in capsys.readouterr().out
+
+
+def test_local_root_sits_beside_the_drive_mount(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VDIFF_DRIVE_MOUNT", str(tmp_path / "content" / "drive"))
+    assert colab.local_root() == tmp_path / "content" / "vdiff_local"
+    monkeypatch.delenv("VDIFF_DRIVE_MOUNT")
+    assert colab.local_root() == Path("/content/vdiff_local")
+
+
+def setup_cell(monkeypatch, tmp_path: Path, numpy_after: str) -> dict:
+    """Run the notebooks' setup cell as in Colab, with pip standing in: it "installs" numpy ``numpy_after``."""
+    import importlib.metadata as md
+    import importlib.util
+    import subprocess
+    import sys
+    import types
+
+    spec = importlib.util.spec_from_file_location("build_notebooks", Path(__file__).parents[1] / "scripts" /
+                                                  "build_notebooks.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    pip = {"ran": False}
+    real_version = md.version
+    monkeypatch.setattr(md, "version", lambda name: (numpy_after if pip["ran"] else "1.26.4") if name == "numpy"
+                        else real_version(name))
+    monkeypatch.setattr(md, "packages_distributions", lambda: {"numpy": ["numpy"], "json": []})
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: (pip.update(ran=True),
+                                                              subprocess.CompletedProcess(cmd, 0, "", ""))[1])
+    monkeypatch.chdir(tmp_path)
+    namespace = {"INSTALL_FROM": str(tmp_path), "USE_DRIVE": False}
+    exec(build.SETUP, namespace)
+    return namespace
+
+
+def test_the_setup_cell_asks_for_a_restart_in_one_line_when_the_install_replaced_an_imported_package(
+        monkeypatch, tmp_path: Path) -> None:
+    assert setup_cell(monkeypatch, tmp_path, "1.26.4")["ROOT"] == tmp_path  # nothing replaced: it goes on
+    with pytest.raises(Exception) as stop:
+        setup_cell(monkeypatch, tmp_path, "2.0.2")
+    assert type(stop.value).__name__ == "RestartRuntime"
+    (line,) = stop.value._render_traceback_()
+    assert line.startswith("Restart the runtime (Runtime > Restart session)") and "numpy 1.26.4 -> 2.0.2" in line

@@ -13,8 +13,10 @@
   notebooks, `INSTALL_FROM` and Drive).
 
 Asserts: every notebook runs top to bottom with SMOKE; 02 trains on 01's data and 03 samples 02's
-run through Drive; `pip freeze` of Colab's pinned packages is the same before and after the
-install; the editor works with ipywidgets 7.7.1.
+run through Drive; 02 copies the data to the runtime's disk, trains there and copies its checkpoints
+to Drive, and run again in a new runtime (an empty disk) resumes from Drive's checkpoint; `pip
+freeze` of Colab's pinned packages is the same before and after the install, and the setup cell
+does not ask for a restart; the editor works with ipywidgets 7.7.1.
 """
 from __future__ import annotations
 
@@ -273,11 +275,11 @@ def test_notebooks_run_in_a_colab_replica(tmp_path: Path) -> None:
     def replay(index: int, name: str, then=None, **parameters) -> nbformat.NotebookNode:
         t0 = time.perf_counter()
         runtime = Runtime(tmp_path / f"runtime{index}", stub, drive, log)
-        timings[f"{name}_runtime_copy_s"] = time.perf_counter() - t0
+        timings[f"{index}_{name}_runtime_copy_s"] = time.perf_counter() - t0
         before = kept_versions(runtime.venv)
         t0 = time.perf_counter()
         try:
-            nb = runtime.run(name, executed / name, INSTALL_FROM=str(clone), **parameters)
+            nb = runtime.run(name, executed / f"{index}_{name}", INSTALL_FROM=str(clone), **parameters)
             after = kept_versions(runtime.venv)
             assert after == before, f"{name}'s setup cell changed Colab's packages: {before} -> {after}"
             assert len(before) == len(KEPT), f"the replica lacks some of {KEPT}: {sorted(before)}"
@@ -287,21 +289,42 @@ def test_notebooks_run_in_a_colab_replica(tmp_path: Path) -> None:
                 then(runtime)
             return nb
         finally:
-            timings[f"{name}_s"] = time.perf_counter() - t0
+            timings[f"{index}_{name}_s"] = time.perf_counter() - t0
             runtime.close()
 
     replay(1, NAMES[0], DATA_DIR="data/digits")
     gifs = sorted((mydrive / "data" / "digits").glob("*.gif"))
     assert gifs, "01 wrote no clips to Drive"
 
-    nb = replay(2, NAMES[1], DATA_DIR="data/digits", RUN_DIR="runs/digits")
     run_dir = mydrive / "runs" / "digits"
+
+    def trained_on_local_disk(runtime: Runtime) -> None:
+        """02 copied Drive's clips to the runtime's disk, trained there, and Drive holds what it wrote."""
+        local = runtime.content / "vdiff_local"
+        (data_copy,) = (local / "data").iterdir()
+        assert sorted(p.name for p in data_copy.glob("*.gif")) == [g.name for g in gifs]
+        (local_run,) = (local / "runs").iterdir()
+        assert (local_run / "checkpoints" / "step_0000020.pt").read_bytes() == \
+            (run_dir / "checkpoints" / "step_0000020.pt").read_bytes()
+        assert (local_run / "log.jsonl").read_bytes() == (run_dir / "log.jsonl").read_bytes()
+
+    nb = replay(2, NAMES[1], then=trained_on_local_disk, DATA_DIR="data/digits", RUN_DIR="runs/digits")
     assert (run_dir / "weights" / "ema.safetensors").stat().st_size > 0
     records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
     assert max(r.get("step", 0) for r in records) == 20, "02 did not train the SMOKE run on 01's data"
     assert "image/png" in text_of(nb), "02 drew no live loss plot"
+    assert re.search(r"training from \S*/vdiff_local/data/digits-\w+ into \S*/vdiff_local/runs/digits-", text_of(nb))
+    assert not [p for p in run_dir.rglob(".*")], "a temp file of a copy to Drive was left behind"
 
-    replay(3, NAMES[2], RUN_DIR="runs/digits", OUT_DIR="outputs/generated",
+    # A new runtime (its disk empty): 02 again resumes from the checkpoint on Drive and trains on.
+    nb = replay(3, NAMES[1], DATA_DIR="data/digits", RUN_DIR="runs/digits", MAX_STEPS=30)
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
+    assert [(r["event"], r["step"]) for r in records if r.get("event") in ("start", "resume")] == \
+        [("start", 0), ("resume", 20)], "02 in a new runtime did not resume from Drive's checkpoint"
+    assert max(r.get("step", 0) for r in records) == 30 and "checkpoint at step 20" in text_of(nb)
+    assert (run_dir / "checkpoints" / "step_0000030.pt").is_file() and (run_dir / "samples" / "progress.png").is_file()
+
+    replay(4, NAMES[2], RUN_DIR="runs/digits", OUT_DIR="outputs/generated",
            PROMPTS="digit 1 moving left; digit 2 moving up")
     generated = sorted((mydrive / "outputs" / "generated").glob("*.gif"))
     assert len(generated) == 2, f"03 should write one GIF per prompt to Drive: {generated}"
@@ -317,13 +340,13 @@ def test_notebooks_run_in_a_colab_replica(tmp_path: Path) -> None:
         downloads = [json.loads(line) for line in log.read_text().splitlines() if "files.download" in line]
         assert downloads and downloads[-1]["path"] == str((tmp_path / "edited_by_7.gif").resolve())
 
-    nb = replay(4, NAMES[3], then=editor_with_ipywidgets_7, INTERACTIVE=False)
+    nb = replay(5, NAMES[3], then=editor_with_ipywidgets_7, INTERACTIVE=False)
     assert (mydrive / "outputs" / "edited" / "edited.gif").stat().st_size > 0
     newest = max(generated, key=lambda p: p.stat().st_mtime)
     assert re.search(r"input: \S*/outputs/generated/" + re.escape(newest.name), text_of(nb)), (
         "04 did not edit 03's newest GIF from Drive")
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert sum(c["call"] == "drive.mount" for c in calls) == 4, "every notebook mounts Drive in its runtime"
+    assert sum(c["call"] == "drive.mount" for c in calls) == 5, "every notebook mounts Drive in its runtime"
     assert {"call": "output.enable_custom_widget_manager"} in calls
     assert any(c["call"] == "files.download" and c["path"].endswith("edited.gif") for c in calls)
 

@@ -39,6 +39,12 @@ def drive_root() -> Path:
     return Path(os.environ.get(DRIVE_MOUNT_ENV, "/content/drive")) / "MyDrive" / "vdiff"
 
 
+def local_root() -> Path:
+    """The runtime's own disk for notebook 02's local copies (``/content/vdiff_local`` in Colab, beside the
+    Drive mount): fast, and gone with the runtime."""
+    return Path(os.environ.get(DRIVE_MOUNT_ENV, "/content/drive")).parent / "vdiff_local"
+
+
 def storage_root(use_drive: bool = True) -> Path:
     """Where data, runs and outputs live: Drive in Colab (mounted here), else the working folder.
 
@@ -151,27 +157,50 @@ def choose_preset(requested: str, shape: tuple[int, int, int], *, resize: bool =
     return preset
 
 
-def training_config(preset: str, data_dir: Path, run_dir: Path, *, resize: bool = False) -> Any:
-    """The Config notebook 02 trains with: a started run's own (``run_config``), else ``choose_preset``'s.
+def training_config(preset: str, data_dir: Path, run_dir: Path, *, resize: bool = False,
+                    init_from: Path | None = None) -> Any:
+    """The Config notebook 02 trains with: a started run's own (``run_config``), else ``choose_preset``'s,
+    or with ``init_from`` (a trained run to fine-tune) that run's own unless ``preset`` names one.
 
     A resumed run keeps its preset whatever ``auto`` would pick today (another GPU may get another
     answer, and the checkpoint would not fit that model). Stops with one sentence when the data is
-    missing or does not fit the config.
+    missing or does not fit the config, or ``init_from`` is no trained run of the config's shape.
     """
     from ..core.config import get_preset
     from ..training.trainer import run_config
 
     shape = require_data(data_dir)
     config = run_config(run_dir)
-    if config is None:
+    if config is not None:
+        print(f"resuming {run_dir} with the config it was started with (PRESET and INIT_FROM are not used for "
+              f"a started run)")
+        trained_by = f"the run in {run_dir}"
+    elif init_from is not None:
+        config, trained_by = _fine_tune_config(preset, init_from, run_dir, shape, resize), f"the model in {init_from}"
+    else:
         return get_preset(choose_preset(preset, shape, resize=resize))
-    print(f"resuming {run_dir} with the config it was started with (PRESET is not used for a started run)")
     want = (config.image_size, config.num_frames)
     if _mismatch(shape, want) and not resize:
-        raise NotebookStop(f"the data holds {_describe(shape)} clips but the run in {run_dir} trains on "
+        raise NotebookStop(f"the data holds {_describe(shape)} clips but {trained_by} trains on "
                            f"{want[0]}x{want[0]}, {want[1]} frames: point DATA_DIR at its data, choose a new "
                            f"RUN_DIR, or tick RESIZE_DATA")
     return config
+
+
+def _fine_tune_config(preset: str, init_from: Path, run_dir: Path, shape: tuple[int, int, int], resize: bool) -> Any:
+    """The config of a new run that starts from ``init_from``'s weights (``vdiff.training.init_from``)."""
+    from ..core.config import get_preset
+    from ..training.init_from import check_fits, find_source
+
+    try:
+        source = find_source(init_from, run_dir)
+        config = source.config if preset == "auto" else get_preset(preset)
+        check_fits(source, config)
+    except ValueError as e:
+        raise NotebookStop(f"INIT_FROM: {e}") from None
+    print(f"fine-tuning from the weights of {init_from} with " + ("its config" if preset == "auto" else
+                                                                 f"preset {preset}, which fits its model"))
+    return config.replace(init_from=str(init_from))
 
 
 def _mismatch(shape: tuple[int, int, int], want: tuple[int, int]) -> bool:
@@ -251,7 +280,8 @@ def free_space_note(folder: Path, needed_bytes: int | None) -> str:
 # ---------------------------------------------------------------- live progress for notebook 02
 def live_progress(every_s: float = 30.0, num_samples: int = 2) -> Any:
     """A trainer callback that redraws the loss plot (at most every ``every_s`` seconds, and at the
-    end) and shows the newest sample GIFs, each in one output area updated in place."""
+    end), shows the newest sample GIFs and the progress grid (one strip of the same prompts and seeds
+    per sample step, ``samples/progress.png``), each in one output area updated in place."""
     from IPython.display import HTML, DisplayHandle, Image
 
     from ..training.trainer import Callback
@@ -265,9 +295,12 @@ def live_progress(every_s: float = 30.0, num_samples: int = 2) -> Any:
         def on_start(self, trainer: Any) -> None:
             # = display(..., display_id=True), which returns None outside a kernel: one output area each,
             # updated in place rather than appended to.
-            self.plot, self.samples = DisplayHandle(), DisplayHandle()
+            self.plot, self.samples, self.progress = DisplayHandle(), DisplayHandle(), DisplayHandle()
             self.plot.display(HTML("<i>the loss plot appears after the first logged steps</i>"))
             self.samples.display(HTML("<i>samples appear every sample_every steps</i>"))
+            self.progress.display(HTML("<i>one strip per sample step appears here, the same prompts and seeds "
+                                       "each time</i>"))
+            self.strips = 0
 
         def on_log(self, trainer: Any, record: dict[str, Any]) -> None:
             if time.monotonic() - self.last_draw >= every_s:
@@ -286,6 +319,10 @@ def live_progress(every_s: float = 30.0, num_samples: int = 2) -> Any:
             newest = list(paths)[-num_samples:]
             self.samples.update(HTML(gif_html(newest, [f"step {step}: {p.stem.split('_')[-1]}" for p in newest],
                                               width=256)))
+            grid = RunFolder(trainer.out_dir).progress_file
+            if grid.is_file():
+                self.progress.update(Image(filename=str(grid)))
+                self.strips = len(RunFolder(trainer.out_dir).sample_files("ema"))
 
         def on_end(self, trainer: Any, summary: dict[str, Any]) -> None:
             self.redraw(trainer)

@@ -89,7 +89,7 @@ def test_flicker_of_static_clips_is_zero_and_of_alternating_clips_is_one():
 
 
 def test_max_prompts_keeps_heldout_combos(data_dir):
-    picked = E._spread(E.read_prompts(data_dir), 8)
+    picked = E.spread(E.read_prompts(data_dir), 8)
     assert len(picked) == 8
     assert {p.split for p in picked} == {"seen", "heldout"}
 

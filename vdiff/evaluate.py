@@ -1,6 +1,7 @@
 """``python -m vdiff.evaluate``: judge a trained run on labeled moving digits.
 
     python -m vdiff.evaluate --run RUN_DIR --data DIR [--num-per-prompt N] [--steps 20] --out FILE.json
+        [--continuation [--given N]] [--long FRAMES] [--interpolation] [--reprompt]
 
 The evaluator is ``vdiff.evaluation.evaluate``; its names (and the metrics'), are here too, as before the layers.
 """
@@ -33,6 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--i3d", default=None, help="TorchScript I3D (i3d_torchscript.pt) to add FVD; not bundled")
     p.add_argument("--judge", default=None, help="judge weights (default: vdiff/assets/judge.safetensors)")
+    g = p.add_argument_group("continuing and filling in clips (each off by default; real clips whose path fits)")
+    g.add_argument("--continuation", action="store_true",
+                   help="continue the first --given frames of real clips to their length; judge the new frames")
+    g.add_argument("--given", type=int, default=None, help="frames given to --continuation (default: the run's window)")
+    g.add_argument("--long", type=int, default=None, metavar="FRAMES",
+                   help="also generate clips of FRAMES frames (longer than the window) and judge every frame")
+    g.add_argument("--interpolation", action="store_true",
+                   help="give the first and last frame of real clips' first window; judge the frames between")
+    g.add_argument("--reprompt", action="store_true",
+                   help="re-prompt real clips to the opposite direction, whole and keeping the first frame")
     add_sampling_arguments(p)
     return p
 
@@ -44,9 +55,13 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"run folder not found: {args.run}")
         if not Path(args.data).is_dir():
             raise ValueError(f"data folder not found: {args.data}")
+        if args.given is not None and not args.continuation:
+            raise ValueError("--given goes with --continuation")
         report = evaluate(args.run, args.data, num_per_prompt=args.num_per_prompt, **sampling_overrides(args),
                           seed=args.seed, max_prompts=args.max_prompts, use_ema=not args.no_ema,
-                          device=args.device, i3d_path=args.i3d, judge_path=args.judge)
+                          device=args.device, i3d_path=args.i3d, judge_path=args.judge,
+                          continuation=args.continuation, given=args.given, long_frames=args.long,
+                          interpolation=args.interpolation, reprompt=args.reprompt)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

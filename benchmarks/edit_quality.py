@@ -1,18 +1,23 @@
 """How well a trained run edits real clips it never saw, judged by vdiff's judge (vdiff.judge).
 
     OMP_NUM_THREADS=1 python benchmarks/edit_quality.py --run RUN [--clips 32] [--steps 10] [--seed 4242] \\
-        [--out docs/results/edit_tiny.json] [--sheet docs/images/edit_tiny.png]
+        [--speed PX] [--out docs/results/edit_tiny.json] [--sheet docs/images/edit_tiny.png]
 
 Fresh labeled clips ("digit D moving X") come from ``data_prep.moving_mnist.generate_labeled`` with a
 seed the training data did not use (it used 0), with the bundled scikit-learn glyphs the judge and the
 digit runs use, at the run's size and frame count; clips whose combination (or,
 for re-prompting, whose target combination) is in the default holdout are skipped, so every number is
-about combinations the run was trained on.
+about combinations the run was trained on. ``--speed`` sets their speed in px per frame (default: the
+data_prep default for the run's size and frame count; give the training data's, e.g. 0.63 for ``data/long``).
 
 * re-prompt "digit D moving X" -> "digit D moving <opposite of X>" at each strength: the share of
   edited clips the judge sees moving the new way, and the share that keep digit D (targets 0.80 each);
   and, on half the clips, "digit D moving X" -> "digit D' moving X" (new digit, same motion); the
   strength with the best mean of the two "both" shares is reported as the default's candidate;
+* re-prompt to the opposite direction keeping the first frame (``keep_first``) beside today's whole-clip
+  re-prompt at the default strength, on fresh clips whose digit has room to go back from frame 0
+  (``vdiff.evaluation.reprompt``, also ``python -m vdiff.evaluate --reprompt``): the new direction and the
+  digit kept, judged on the re-animated frames 1 to F-1 (targets 0.80 each);
 * extend by 8 frames with the clip's own caption, for each way of keeping the context (plain
   replacement, RePaint resampling, reconstruction guidance): the new frames' digit and direction
   (targets 0.80 / 0.90) and the seam, the mean absolute difference from the last old frame to the
@@ -26,8 +31,6 @@ frames regenerated) goes to --sheet.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -48,11 +51,12 @@ EXTEND_VARIANTS = {  # how the context is kept: the share of each window's frame
 
 
 def fresh_clips(size: int, frames: int, num: int, seed: int,
-                speed: float | None = None) -> tuple[np.ndarray, list[int], list[str]]:
-    """``num`` labeled single-digit clips whose combination and opposite combination were both trained on."""
+                speed: float | None = None) -> tuple[np.ndarray, list[int], list[str], np.ndarray]:
+    """``num`` labeled single-digit clips whose combination and opposite combination were both trained on,
+    with their true centres [num, F, 2]."""
     from data_prep.moving_mnist import DEFAULT_HOLDOUT, generate_labeled
 
-    clips, digits, directions = [], [], []
+    clips, digits, directions, centers = [], [], [], []
     for clip in generate_labeled(num * 4, size=size, frames=frames, seed=seed, holdout="default", source="sklearn",
                                  speed=speed):
         d, m = clip.digits[0], clip.directions[0]
@@ -61,9 +65,10 @@ def fresh_clips(size: int, frames: int, num: int, seed: int,
         clips.append(clip.frames)
         digits.append(d)
         directions.append(m)
+        centers.append(clip.centers[0])
         if len(clips) == num:
             break
-    return np.stack(clips), digits, directions
+    return np.stack(clips), digits, directions, np.stack(centers)
 
 
 def variant_kwargs(name: str, frames: int) -> dict:
@@ -80,21 +85,23 @@ def mean_step(clips: np.ndarray) -> np.ndarray:
 
 
 def judged(judge, clips: np.ndarray, digits: list[int], directions: list[str]) -> dict:
-    from vdiff.judge import judge_clips
+    """The evaluator's scores (``vdiff.evaluation.scores``) under this report's names."""
+    from vdiff.evaluation.scores import judge_summary
 
-    v = judge_clips(judge, clips)
-    digit_ok = v.digits == np.asarray(digits)
-    dir_ok = np.asarray(v.directions) == np.asarray(directions)
-    return {"digit_kept": float(digit_ok.mean()), "direction": float(dir_ok.mean()),
-            "both": float((digit_ok & dir_ok).mean())}
+    s = judge_summary(judge, clips, digits, directions)
+    return {"digit_kept": s["digit_accuracy"], "direction": s["direction_accuracy"], "both": s["both_correct"]}
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    from vdiff.core.cli import OneLineParser
+
+    p = OneLineParser(prog="benchmarks/edit_quality.py", description=__doc__.split("\n")[0])
     p.add_argument("--run", required=True)
     p.add_argument("--clips", type=int, default=32)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--seed", type=int, default=4242, help="seed of the fresh clips (training data used 0)")
+    p.add_argument("--speed", type=float, default=None,
+                   help="px per frame of the fresh clips (default: data_prep's for the run's size and frames)")
     p.add_argument("--strengths", default="0.7,0.8,0.9,1.0", help="re-prompt to the opposite direction at these")
     p.add_argument("--digit-strengths", default="0.5,0.6,0.7,0.8,0.9,1.0", help="re-prompt to another digit at these")
     p.add_argument("--variants", default="context_3_4,context_half")
@@ -107,18 +114,25 @@ def main(argv: list[str] | None = None) -> int:
     from vdiff.generate import load_pipeline
     from vdiff.judge import load_judge
 
+    from vdiff.evaluation.reprompt import reprompt_opposite
+    from vdiff.evaluation.report import write_report
+
     torch.set_num_threads(1)
-    pipe = load_pipeline(args.run, device="cpu")
+    try:
+        pipe = load_pipeline(args.run, device="cpu")
+        cfg = pipe.config
+        f, s = cfg.num_frames, cfg.image_size
+        clips, digits, directions, _ = fresh_clips(s, f, args.clips, args.seed, speed=args.speed)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     judge = load_judge()
-    cfg = pipe.config
-    f, s = cfg.num_frames, cfg.image_size
-    clips, digits, directions = fresh_clips(s, f, args.clips, args.seed)
     captions = [f"digit {d} moving {m}" for d, m in zip(digits, directions)]
     targets = [OPPOSITE[m] for m in directions]
     new_prompts = [f"digit {d} moving {m}" for d, m in zip(digits, targets)]
     common = {"steps": args.steps, "progress": False}
     report: dict = {"run": str(args.run), "clips": len(clips), "seed": args.seed, "steps": args.steps,
-                    "sampler": cfg.sampler, "input": judged(judge, clips, digits, directions)}
+                    "sampler": cfg.sampling.sampler, "input": judged(judge, clips, digits, directions)}
 
     curve = {}
     for strength in [float(x) for x in args.strengths.split(",")]:
@@ -151,6 +165,15 @@ def main(argv: list[str] | None = None) -> int:
         both.setdefault(key, []).append(row["both"])
     report["best_strength_mean_both"] = max(sorted(both), key=lambda key: sum(both[key]) / 2)
 
+    # Keeping frame 0 and re-animating the rest: only digits with room to go back from frame 0 can, so
+    # the clips are drawn from a larger fresh pool (its own seed) and filtered.
+    pool, pool_digits, pool_dirs, pool_centers = fresh_clips(s, f, 8 * args.clips, args.seed + 1, speed=args.speed)
+    report["reprompt_opposite_keep_first"] = reprompt_opposite(pipe, judge, pool, pool_centers, pool_digits,
+                                                               pool_dirs, max_clips=args.clips,
+                                                               options={"steps": args.steps}, seed=1,
+                                                               progress=False)
+    print(f"re-prompt keeping frame 0: {report['reprompt_opposite_keep_first']}", file=sys.stderr)
+
     extension = {}
     for name in args.variants.split(","):
         start = time.perf_counter()
@@ -171,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     # run continue a motion that has room?
     from data_prep.moving_mnist import default_speed
 
-    slow, slow_digits, slow_dirs = fresh_clips(s, f, k, args.seed, speed=default_speed(s, f) / 2)
+    slow, slow_digits, slow_dirs, _ = fresh_clips(s, f, k, args.seed, speed=(args.speed or default_speed(s, f)) / 2)
     name = args.variants.split(",")[0]
     out = pipe.extend(slow, [f"digit {d} moving {m}" for d, m in zip(slow_digits, slow_dirs)], 8, seed=2,
                       **variant_kwargs(name, f), **common)
@@ -211,10 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     contact_sheet([pad(r) for r in rows], labels, args.sheet, frames=2 * f)
     report["contact_sheet"] = str(args.sheet)
 
-    text = json.dumps(report, indent=2)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print(write_report(report, args.out).read_text(encoding="utf-8"), end="")
     return 0
 
 

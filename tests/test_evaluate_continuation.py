@@ -303,3 +303,22 @@ def test_section_mistakes_are_one_line_exit_2(args, words, run_dir, digits_dir, 
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.strip().count("\n") == 0 and words in err and not out.exists()
 
+
+def test_edit_quality_measures_keeping_the_first_frame_beside_todays_reprompt(run_dir, tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import edit_quality
+
+    out = tmp_path / "edit.json"
+    code = edit_quality.main(["--run", str(run_dir), "--clips", "2", "--steps", "1", "--speed", "0.6",
+                              "--strengths", "1.0", "--digit-strengths", "1.0", "--variants", "context_half",
+                              "--out", str(out), "--sheet", str(tmp_path / "sheet.png")])
+    assert code == 0
+    section = json.loads(out.read_text())["reprompt_opposite_keep_first"]
+    assert section["settings"]["clips"] == 2 and section["first_frame_exact"] == 2
+    assert {"input", "reversed", "reprompt", "reprompt_keep_first"} <= set(section)
+    assert edit_quality.main(["--run", str(tmp_path / "missing"), "--out", str(tmp_path / "x.json")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error:")
+    assert not (tmp_path / "x.json").exists()

@@ -80,6 +80,16 @@ def test_a_copy_that_fails_or_comes_out_short_stops_in_one_line_and_leaves_no_da
         file_copy.copy_file(pairs_dir / "clip000.gif", tmp_path / "one" / "clip000.gif")
     assert list((tmp_path / "one").iterdir()) == []  # neither the file nor its temp copy
 
+    def growing(src, dst, *a, **k):  # the trainer appends to log.jsonl while the mirror copies it
+        with open(src, "a") as f:
+            f.write('{"step": 2}\n')
+        return real(src, dst, *a, **k)
+
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 1}\n')
+    monkeypatch.setattr(file_copy.shutil, "copyfile", growing)
+    assert file_copy.copy_file(log, tmp_path / "two" / "log.jsonl").read_text().count("step") == 2
+
 
 def test_the_mirror_copies_the_newest_checkpoint_then_weights_and_files_and_prunes(tmp_path, monkeypatch):
     local, remote = fake_run(tmp_path / "local", [10, 20]), RunFolder(tmp_path / "drive")

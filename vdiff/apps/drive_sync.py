@@ -74,7 +74,10 @@ class RunMirror(Callback):
         """One pass that reports rather than raises: the first failure is said once, the recovery too."""
         self.last_try = time.monotonic()
         try:
-            step = self.sync()
+            try:
+                step = self.sync()
+            except OSError:  # once more at once: a local file replaced under the copy is not Drive's fault
+                step = self.sync()
         except OSError as e:
             self.last_error = f"{type(e).__name__}: {e}"
             if not self.failing:

@@ -35,7 +35,9 @@ def copy_file(src: str | Path, dst: str | Path, *, durable: bool = False) -> Pat
     def write(tmp: str) -> None:
         shutil.copyfile(src, tmp)
         copied = os.path.getsize(tmp)
-        if copied != stat.st_size:  # the source shrank (emptied by a prune) or a read ended early
+        # Short: a read ended early, or the source was emptied under the copy (a prune). Longer is a log
+        # that grew meanwhile: its start is whole, and the next copy takes the rest.
+        if copied < stat.st_size:
             raise OSError(f"copied {copied} of {stat.st_size} bytes of {src}")
         os.utime(tmp, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 

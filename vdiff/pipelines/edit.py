@@ -146,8 +146,10 @@ def extend(pipe, clips: np.ndarray, prompts: str | list[str], num: int, *, conte
            return_x_start: bool = False, callback: StepCallback | None = None,
            cancel: threading.Event | None = None, progress: bool = True, **sampling):
     """Append ``num`` frames that continue the clip: windows of the run's frame count whose first
-    ``context`` frames (default 3/4 of the window) are the last frames so far, kept, and the rest generated
-    from noise (there is no original to start from, so an extension takes no strength).
+    ``context`` frames are the last frames so far, kept, and the rest generated from noise (there is no
+    original to start from, so an extension takes no strength). ``context`` defaults to half the window
+    where the run was trained with given frames (any prefix was one of its training patterns) and 3/4
+    with replacement.
 
     The input frames come back bit for bit, the new ones at the input's size. Keyword arguments as
     ``regenerate``.
@@ -162,9 +164,11 @@ def extend(pipe, clips: np.ndarray, prompts: str | list[str], num: int, *, conte
         raise ValueError(f"extend needs a number of new frames >= 1, got {num!r}")
     if f < 2:
         raise ValueError("the run makes 1-frame clips: there is no window to extend with")
-    # 3/4 of the window known: on the 8-frame tiny run 6 context frames gave a seam of 1.1x the clip's own
-    # frame step against 1.8x with 4 (docs/editing.md).
-    context = max(1, 3 * f // 4) if context is None else int(context)
+    # Replacement: 3/4 of the window known: on the 8-frame tiny run 6 context frames gave a seam of 1.1x the
+    # clip's own frame step against 1.8x with 4 (docs/editing.md).
+    if context is None:
+        context = max(1, f // 2 if method == "model" else 3 * f // 4)
+    context = int(context)
     if not 1 <= context < f:
         raise ValueError(f"context must be between 1 and {f - 1} frames, got {context}")
     h, w = src.shape[2:4]

@@ -25,6 +25,11 @@ Trained variants (each gets the same --minutes of wall clock, or the same --max-
   space_time_attention  space-time attention added at the attention resolutions (measured, not kept)
   hflip           horizontal flips with "left"/"right" swapped in the caption (the digit recipe before:
                   a mirrored 3, 5, 6 or 7 kept its caption, and the digits changed shape; docs/evaluation.md)
+  cross_attention cross-attention to the caption's token embeddings added at the attention resolutions
+  temporal_conv_full_res  the 3-tap temporal convolution instead of temporal attention at the full
+                  resolution (temporal attention at the lower two: a speed lever)
+  frame_conditioning  trained with given frames (a share of each batch continues, ends or fills in
+                  given frames; docs/editing.md): plain text-to-video must not lose by it
 Sampling variants (the "full" run's weights, sampled differently):
   static_threshold  clip x0 to [-1, 1]            (the digit presets' own choice: then equal to full)
   dynamic_threshold Imagen's dynamic thresholding at p = 0.995 (msrvtt's own choice)
@@ -46,13 +51,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed", "epsilon", "no_text_whitening",
            "no_timestep_shift", "min_snr", "no_text_norm", "constant_lr", "fp32", "shift_2", "self_condition",
-           "space_time_attention", "hflip")
+           "space_time_attention", "hflip", "cross_attention", "temporal_conv_full_res", "frame_conditioning")
 SAMPLED = ("static_threshold", "dynamic_threshold", "ddpm_1000", "dpmpp_10", "guidance_4", "online_weights")
 COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "frame_digit_consistency", "temporal_consistency",
            "flicker")
 
 
-def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: float) -> dict:
+def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: float, preset: str = "tiny") -> dict:
     """Config changes of a trained variant relative to the full model (the digit recipe of presets.json)."""
     from vdiff.config import preset_fields
 
@@ -65,8 +70,18 @@ def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: floa
                "no_text_norm": {"text_norm": False}, "constant_lr": {"lr_schedule": "constant"},
                "fp32": {"mixed_precision": "no"}, "shift_2": {"timestep_shift": 2.0},
                "self_condition": {"self_condition": True}, "space_time_attention": {"space_time_attention": True},
-               "hflip": {"hflip": True}}
+               "hflip": {"hflip": True}, "cross_attention": {"cross_attention": True},
+               "temporal_conv_full_res": {"temporal_attention_resolutions": _below_full_resolution(preset)},
+               "frame_conditioning": {"frame_conditioning": True}}
     return {**full, **changes[name]}
+
+
+def _below_full_resolution(preset: str) -> list[int]:
+    """The preset's UNet resolutions but the first (full) one: where temporal attention stays."""
+    from vdiff.config import get_preset
+
+    cfg = get_preset(preset)
+    return [cfg.image_size // 2 ** i for i in range(1, len(cfg.dim_mults))]
 
 
 def sampling_settings(name: str, config, steps: int) -> dict:
@@ -105,7 +120,7 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
     needed = [v for v in TRAINED if v in variants or (v == "full" and any(s in variants for s in SAMPLED))]
     trained: dict[str, tuple[Path, object, float]] = {}
     for name in needed:
-        config = get_preset(preset, **variant_overrides(name, perceptual_weight, ema_fixed_decay), seed=seed,
+        config = get_preset(preset, **variant_overrides(name, perceptual_weight, ema_fixed_decay, preset), seed=seed,
                             sample_every=0, save_every=0)
         run = out_dir / "runs" / name
         t0 = time.perf_counter()
@@ -122,7 +137,8 @@ def run_ablation(preset: str, data_dir: Path, out_dir: Path, *, minutes: float |
         report = evaluate(run, data_dir, num_per_prompt=num_per_prompt, max_prompts=max_prompts, seed=seed,
                           pipeline=pipe, use_ema=use_ema, progress=False,
                           **sampling_settings(variant, config, steps))
-        rows[variant] = {"run": str(run), "overrides": variant_overrides(source, perceptual_weight, ema_fixed_decay),
+        rows[variant] = {"run": str(run), "overrides": variant_overrides(source, perceptual_weight, ema_fixed_decay,
+                                                                         preset),
                          "train_steps": steps_trained(run), "train_s": round(train_s, 1),
                          "sample_eval_s": round(time.perf_counter() - t1, 1), "report": report}
         if on_row is not None:

@@ -33,7 +33,7 @@ class Config:
     num_frames: int = 8
     channels: int = 3
 
-    # --- model (vdiff.unet) -------------------------------------------------------------
+    # --- model (vdiff.models.unet) --------------------------------------------------------
     dim: int = 32                                  # base width
     dim_mults: tuple[int, ...] = (1, 2, 4)
     num_res_blocks: int = 1                        # residual blocks per resolution
@@ -54,7 +54,7 @@ class Config:
     text_whitening: bool = False                   # whiten pooled captions by the training captions' statistics
     dropout: float = 0.0
 
-    # --- text (vdiff.text) --------------------------------------------------------------
+    # --- text (vdiff.models.text) ---------------------------------------------------------
     text_encoder: str = "minilm"                   # "minilm" (offline) or any HF text model name
     max_text_len: int = 32
 
@@ -69,7 +69,7 @@ class Config:
     perceptual_weighting: str = "alpha_bar"        # weight per sample by noise level: "alpha_bar" or "none"
     perceptual_pretrained: bool = True             # ImageNet weights; random only when unavailable
 
-    # --- training (vdiff.train) ---------------------------------------------------------
+    # --- training (vdiff.training) ----------------------------------------------------
     batch_size: int = 8
     lr: float = 2e-4
     weight_decay: float = 0.0

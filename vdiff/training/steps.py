@@ -2,7 +2,7 @@
 draws, their split into micro-batches, the out-of-memory rule, the log window and the sample grids.
 
 Random draws are made per loaded batch of ``batch_size`` clips from generators keyed by (seed, step,
-loaded batch, rank) (vdiff.rng), so a step split into smaller micro-batches after an out-of-memory
+loaded batch, rank) (vdiff.core.rng), so a step split into smaller micro-batches after an out-of-memory
 error trains on exactly the same clips and noise; only the order of the sums changes.
 """
 from __future__ import annotations

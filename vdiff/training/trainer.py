@@ -3,12 +3,12 @@
 One loop in the shape of improved-diffusion's TrainLoop: ``fit`` -> ``run_loop`` -> ``run_step``
 (``forward_backward``, ``optimize``) -> ``log_step``, with ``save`` and ``sample_grids`` on their
 cadence, and callbacks (``Callback``) for notebooks. Accelerate places the model, sets mixed
-precision (vdiff.env decides) and runs several processes; we do gradient accumulation, clipping,
+precision (vdiff.core.env decides) and runs several processes; we do gradient accumulation, clipping,
 the EMA, logging, samples and checkpoints ourselves.
 
 Exact resume: the noise, timesteps and caption dropout of step s come from generators seeded by
-(seed, step, loaded batch, rank) (vdiff.rng), and the data order is a pure function of (seed, step)
-(vdiff.data.StepBatchSampler), so a resumed run repeats the uninterrupted one bit for bit.
+(seed, step, loaded batch, rank) (vdiff.core.rng), and the data order is a pure function of (seed, step)
+(vdiff.training.data.StepBatchSampler), so a resumed run repeats the uninterrupted one bit for bit.
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ class Trainer:
         # form a (gloo) group when Accelerate is told to run on the CPU.
         cpu = self.env.device == "cpu"
         state = PartialState(cpu=cpu)
-        self.precision = self.env.precision  # vdiff.env.choose_precision's rule for this device ("no" on MPS)
+        self.precision = self.env.precision  # vdiff.core.env.choose_precision's rule for this device ("no" on MPS)
         if state.num_processes == 1:
             # Accelerate keeps one precision per process and refuses another; a notebook or the tests may
             # train several runs in one process, each with its own. (Accelerate's own tests reset it so.)
@@ -265,7 +265,7 @@ class Trainer:
         return finite, losses, grad_norm
 
     def next_batch(self) -> dict[str, torch.Tensor]:
-        """The step's clips with their timesteps, noise and caption dropout (vdiff.steps.draw_step)."""
+        """The step's clips with their timesteps, noise and caption dropout (vdiff.training.steps.draw_step)."""
         batch, waited = draw_step(self.batches, self.config, self.diffusion.num_timesteps, self.step, self.rank,
                                   self.device, clock)
         self.window.data_s += waited

@@ -149,6 +149,16 @@ def test_min_snr_weighting_is_min_snr_gamma_times_the_x0_error(cfg, prediction):
     assert snr.min() < gamma < snr.max()  # both sides of the clamp are exercised
 
 
+def test_the_min_snr_floor_keeps_the_noisiest_steps_training(cfg):
+    t = torch.tensor([1, 10, 50, 90, 99])
+    plain = Diffusion(cfg.replace(prediction_type="v_prediction", snr_gamma=5.0)).min_snr_weight(t)
+    floored = Diffusion(cfg.replace(prediction_type="v_prediction", snr_gamma=5.0, snr_weight_floor=0.3)).min_snr_weight(t)
+    assert plain[-1] < 0.01 and floored[-1] == pytest.approx(0.3)  # v's min-SNR weight falls to ~0 at T-1
+    assert torch.equal(floored, plain.clamp(min=0.3)) and (floored >= 0.3).all()
+    with pytest.raises(ValueError, match="snr_weight_floor"):
+        cfg.replace(snr_weight_floor=1.5)
+
+
 
 @pytest.mark.parametrize("shift", [1.0, 3.0])
 def test_timestep_shift_moves_training_toward_noise_by_the_sd3_formula(shift):

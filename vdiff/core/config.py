@@ -64,6 +64,8 @@ class Config:
     prediction_type: str = "epsilon"               # "epsilon" or "v_prediction"
     loss_type: str = "l2"                          # noise loss: "l2" or "l1"
     snr_gamma: float | None = None                 # min-SNR-gamma loss weighting (5 is usual); None = off
+    snr_weight_floor: float = 0.0                  # the least weight min-SNR leaves a timestep (for v it falls
+                                                   # to 0 at the noisiest steps, where the layout is decided)
     timestep_shift: float = 1.0                    # > 1 trains the noisy end more often (SD3's shift); 1 = uniform
     perceptual_weight: float = 0.0                 # lambda of the VGG16-BN perceptual loss; 0 = off
     perceptual_weighting: str = "alpha_bar"        # weight per sample by noise level: "alpha_bar" or "none"
@@ -139,6 +141,7 @@ class Config:
             "prediction_type": self.prediction_type in ("epsilon", "v_prediction"),
             "loss_type": self.loss_type in ("l1", "l2"),
             "snr_gamma": self.snr_gamma is None or self.snr_gamma > 0,
+            "snr_weight_floor": 0.0 <= self.snr_weight_floor <= 1.0,
             "timestep_shift": self.timestep_shift > 0,
             "perceptual_weighting": self.perceptual_weighting in ("alpha_bar", "none"),
             "mixed_precision": self.mixed_precision in ("auto", "no", "bf16", "fp16"),

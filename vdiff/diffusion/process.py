@@ -99,12 +99,14 @@ class Diffusion:
         The x0-space weight min(SNR, gamma) expressed for the model's target: divided by SNR for
         epsilon and by SNR + 1 for v (the same rule as diffusers' ``--snr_gamma``). It stops the
         easy low-noise steps from dominating the gradient; for v it also shrinks the weight of the
-        noisiest steps (x0 weight SNR instead of SNR + 1), see docs/diffusion.md.
+        noisiest steps (x0 weight SNR instead of SNR + 1), see docs/diffusion.md, so
+        ``config.snr_weight_floor`` keeps at least that weight everywhere.
         """
         ab = self.alphas_cumprod.to(t.device)[t]
         snr = ab / (1 - ab)
         clipped = snr.clamp(max=float(self.config.snr_gamma))
-        return clipped / snr if self.prediction_type == "epsilon" else clipped / (snr + 1)
+        weight = clipped / snr if self.prediction_type == "epsilon" else clipped / (snr + 1)
+        return weight.clamp(min=self.config.snr_weight_floor)
 
     @property
     def perceptual(self) -> nn.Module | None:

@@ -6,7 +6,7 @@
 For each checkpoint the EMA weights sample (20-step DDIM, the run's sampling settings, seed 0):
   * two-digit prompts from EVAL2 ("digit 2 moving right and digit 0 moving left"): vdiff's evaluator
     reads one digit per clip, so here the judge's clip-level digit probabilities (all frames vote) must
-    put the two captioned digits on top (``pair_accuracy``; real clips reach ~0.8 with this rule, the
+    put the two captioned digits on top (``pair_accuracy``; real clips reach 0.89 with this rule, the
     ceiling it has), and the Fréchet distance in the judge's feature space to real two-digit clips;
   * the evaluator itself (``vdiff.evaluate``) on EVAL1's single-digit prompts: what it can score.
 Each with noise (floor) and real clips (ceiling). The training curves come from each run's log.jsonl.

@@ -146,3 +146,10 @@ def test_digit_presets_share_the_recipe_and_a_base_is_not_a_preset():
     assert "_digits" not in preset_names()
     with pytest.raises(ValueError, match="unknown preset"):
         get_preset("digits")
+
+
+def test_tiny_frames_is_tiny_trained_with_given_frames_on_random_windows():
+    tiny, frames = get_preset("tiny").to_dict(), get_preset("tiny_frames").to_dict()
+    changed = {k for k in tiny if tiny[k] != frames[k]}
+    assert changed == {"frame_conditioning", "frame_sampling"}
+    assert frames["frame_conditioning"] is True and frames["frame_sampling"] == "random_window"

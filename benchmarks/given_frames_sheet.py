@@ -5,7 +5,7 @@
 
 Writes two PNGs (one row per clip, every other frame, the caption beneath):
   * ``OUT_long.png``: ``pipe(prompts, num_frames=FRAMES)`` for ``--clips`` prompts of the data folder, two
-    seeds each; a row shows frames 0, 2, 4, ... of one clip;
+    samples each (one seed per prompt); a row shows frames 0, 2, 4, ... of one clip;
   * ``OUT_continue.png``: for ``--clips`` real clips whose path fits (the evaluator's choice), the real clip,
     then its first ``--given`` frames continued by ``pipe.extend``, then its first and last frame of the
     model's window given and the frames between made by ``pipe.interpolate``.

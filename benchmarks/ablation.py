@@ -17,6 +17,8 @@ Trained variants (each gets the same --minutes of wall clock, or the same --max-
   no_timestep_shift  uniform training timesteps
   min_snr         min-SNR-5 loss weighting added (the recipe before the shift; for v it starves the
                   noisiest steps, docs/diffusion.md)
+  min_snr_cap_only  min-SNR-5 that only lowers the low-noise steps' weight (snr_cap_only: v's x0 weight
+                  min(SNR + 1, 5)), the noisy steps at the plain loss
   no_text_norm    the caption MLP without its LayerNorm
   constant_lr     a constant lr after warm-up instead of the linear decay to zero at the budget
   fp32            fp32 instead of bf16 autocast (equals full where the machine has no bf16)
@@ -50,8 +52,8 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a checkout
 
 TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed", "epsilon", "no_text_whitening",
-           "no_timestep_shift", "min_snr", "no_text_norm", "constant_lr", "fp32", "shift_2", "self_condition",
-           "space_time_attention", "hflip", "cross_attention", "temporal_conv_full_res", "frame_conditioning")
+           "no_timestep_shift", "min_snr", "min_snr_cap_only", "no_text_norm", "constant_lr", "fp32", "shift_2",
+           "self_condition", "space_time_attention", "hflip", "cross_attention", "temporal_conv_full_res", "frame_conditioning")
 SAMPLED = ("static_threshold", "dynamic_threshold", "ddpm_1000", "dpmpp_10", "guidance_4", "online_weights")
 COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "frame_digit_consistency", "temporal_consistency",
            "flicker")
@@ -67,6 +69,7 @@ def variant_overrides(name: str, perceptual_weight: float, ema_fixed_decay: floa
                "ema_fixed": {"ema_decay_min": ema_fixed_decay, "ema_decay_max": ema_fixed_decay},
                "epsilon": {"prediction_type": "epsilon"}, "no_text_whitening": {"text_whitening": False},
                "no_timestep_shift": {"timestep_shift": 1.0}, "min_snr": {"snr_gamma": 5.0},
+               "min_snr_cap_only": {"snr_gamma": 5.0, "snr_cap_only": True},
                "no_text_norm": {"text_norm": False}, "constant_lr": {"lr_schedule": "constant"},
                "fp32": {"mixed_precision": "no"}, "shift_2": {"timestep_shift": 2.0},
                "self_condition": {"self_condition": True}, "space_time_attention": {"space_time_attention": True},

@@ -159,6 +159,20 @@ def test_the_min_snr_floor_keeps_the_noisiest_steps_training(cfg):
         cfg.replace(snr_weight_floor=1.5)
 
 
+def test_cap_only_min_snr_keeps_the_noisy_steps_at_the_plain_loss(cfg):
+    t = torch.arange(0, 100, 7)
+    d = Diffusion(cfg.replace(prediction_type="v_prediction", snr_gamma=5.0, snr_cap_only=True))
+    weight = d.min_snr_weight(t)
+    snr = d.alphas_cumprod[t] / (1 - d.alphas_cumprod[t])
+    noisy = snr + 1 <= 5.0
+    assert noisy.any() and (~noisy).any()  # both sides of the cap are exercised
+    assert torch.allclose(weight[noisy], torch.ones(int(noisy.sum())))
+    assert torch.allclose(weight[~noisy], 5.0 / (snr[~noisy] + 1)) and (weight[~noisy] < 1).all()
+    eps = Diffusion(cfg.replace(prediction_type="epsilon", snr_gamma=5.0))
+    assert torch.equal(Diffusion(cfg.replace(prediction_type="epsilon", snr_gamma=5.0, snr_cap_only=True))
+                       .min_snr_weight(t), eps.min_snr_weight(t))  # epsilon's min-SNR already only caps
+
+
 
 @pytest.mark.parametrize("shift", [1.0, 3.0])
 def test_timestep_shift_moves_training_toward_noise_by_the_sd3_formula(shift):

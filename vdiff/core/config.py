@@ -66,6 +66,8 @@ class Config:
     snr_gamma: float | None = None                 # min-SNR-gamma loss weighting (5 is usual); None = off
     snr_weight_floor: float = 0.0                  # the least weight min-SNR leaves a timestep (for v it falls
                                                    # to 0 at the noisiest steps, where the layout is decided)
+    snr_cap_only: bool = False                     # min-SNR only lowers the low-noise steps' weight (for v:
+                                                   # min(1, gamma / (SNR + 1))); the noisy steps keep the plain loss
     timestep_shift: float = 1.0                    # > 1 trains the noisy end more often (SD3's shift); 1 = uniform
     perceptual_weight: float = 0.0                 # lambda of the VGG16-BN perceptual loss; 0 = off
     perceptual_weighting: str = "alpha_bar"        # weight per sample by noise level: "alpha_bar" or "none"

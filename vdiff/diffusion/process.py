@@ -100,12 +100,19 @@ class Diffusion:
         epsilon and by SNR + 1 for v (the same rule as diffusers' ``--snr_gamma``). It stops the
         easy low-noise steps from dominating the gradient; for v it also shrinks the weight of the
         noisiest steps (x0 weight SNR instead of SNR + 1), see docs/diffusion.md, so
-        ``config.snr_weight_floor`` keeps at least that weight everywhere.
+        ``config.snr_weight_floor`` keeps at least that weight everywhere, and
+        ``config.snr_cap_only`` caps v's own x0 weight instead: min(SNR + 1, gamma), which leaves
+        every step with SNR + 1 <= gamma at the plain loss (weight 1) and only lowers the easy ones.
         """
         ab = self.alphas_cumprod.to(t.device)[t]
         snr = ab / (1 - ab)
-        clipped = snr.clamp(max=float(self.config.snr_gamma))
-        weight = clipped / snr if self.prediction_type == "epsilon" else clipped / (snr + 1)
+        gamma = float(self.config.snr_gamma)
+        if self.prediction_type == "epsilon":
+            weight = snr.clamp(max=gamma) / snr
+        elif self.config.snr_cap_only:
+            weight = (snr + 1).clamp(max=gamma) / (snr + 1)
+        else:
+            weight = snr.clamp(max=gamma) / (snr + 1)
         return weight.clamp(min=self.config.snr_weight_floor)
 
     @property

@@ -53,7 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 TRAINED = ("full", "adagn_concat", "no_perceptual", "ema_fixed", "epsilon", "no_text_whitening",
            "no_timestep_shift", "min_snr", "min_snr_cap_only", "no_text_norm", "constant_lr", "fp32", "shift_2",
-           "self_condition", "space_time_attention", "hflip", "cross_attention", "temporal_conv_full_res", "frame_conditioning")
+           "self_condition", "space_time_attention", "hflip", "cross_attention", "temporal_conv_full_res",
+           "frame_conditioning")
 SAMPLED = ("static_threshold", "dynamic_threshold", "ddpm_1000", "dpmpp_10", "guidance_4", "online_weights")
 COLUMNS = ("digit_accuracy", "direction_accuracy", "both_correct", "frame_digit_consistency", "temporal_consistency",
            "flicker")

@@ -173,7 +173,6 @@ def test_cap_only_min_snr_keeps_the_noisy_steps_at_the_plain_loss(cfg):
                        .min_snr_weight(t), eps.min_snr_weight(t))  # epsilon's min-SNR already only caps
 
 
-
 @pytest.mark.parametrize("shift", [1.0, 3.0])
 def test_timestep_shift_moves_training_toward_noise_by_the_sd3_formula(shift):
     # The same uniform draws, mapped: u -> shift*u / (1 + (shift-1)*u), then scaled to [0, T).

@@ -198,8 +198,8 @@ def test_ablation_variants_change_one_thing_each():
         changed = ablation.variant_overrides(name, 0.1, 0.9999)
         diff = {k for k in set(full) | set(changed) if full.get(k) != changed.get(k)}
         assert diff and diff <= {"adagn", "perceptual_weight", "ema_decay_min", "ema_decay_max", "prediction_type",
-                                 "snr_gamma", "snr_cap_only", "text_norm", "text_whitening", "timestep_shift", "lr_schedule",
-                                 "mixed_precision", "self_condition", "space_time_attention", "hflip",
+                                 "snr_gamma", "snr_cap_only", "text_norm", "text_whitening", "timestep_shift",
+                                 "lr_schedule", "mixed_precision", "self_condition", "space_time_attention", "hflip",
                                  "cross_attention", "temporal_attention_resolutions", "frame_conditioning"}, name
         assert len({k.split("_")[0] for k in diff}) == 1, name  # one improvement at a time
     from vdiff.core.config import get_preset

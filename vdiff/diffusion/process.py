@@ -106,14 +106,9 @@ class Diffusion:
         """
         ab = self.alphas_cumprod.to(t.device)[t]
         snr = ab / (1 - ab)
-        gamma = float(self.config.snr_gamma)
-        if self.prediction_type == "epsilon":
-            weight = snr.clamp(max=gamma) / snr
-        elif self.config.snr_cap_only:
-            weight = (snr + 1).clamp(max=gamma) / (snr + 1)
-        else:
-            weight = snr.clamp(max=gamma) / (snr + 1)
-        return weight.clamp(min=self.config.snr_weight_floor)
+        plain = snr if self.prediction_type == "epsilon" else snr + 1  # the target's own x0 weight
+        capped = (plain if self.config.snr_cap_only else snr).clamp(max=float(self.config.snr_gamma))
+        return (capped / plain).clamp(min=self.config.snr_weight_floor)
 
     @property
     def perceptual(self) -> nn.Module | None:

@@ -213,6 +213,28 @@ def test_a_long_clip_that_stops_after_its_window_travels_less_than_one_that_goes
     assert report["generated"]["frames"] == report["held"]["frames"] == 8 and report["generated"]["n"] == 40
     assert report["generated"]["direction_accuracy"] >= 0.9 and report["noise"]["digit_accuracy"] < 0.4
     assert report["held"]["travel_px"] < 0.7 * report["generated"]["travel_px"]
+    assert "extended" not in report and report["settings"]["keyframe_stride"] == 1
+
+
+def test_a_run_that_makes_keyframes_is_judged_beside_the_same_run_extending(tracked):
+    prompts, real = tracked
+    clips = {prompts[i].caption: c for i, c in zip(real.owner, real.clips)}
+
+    class Keyframes(StandIn):
+        """Goes on with keyframes; stops after its window when told to extend (keyframe_stride=1)."""
+
+        def __call__(self, captions, *, num, num_frames, keyframe_stride=None, **options):
+            whole = np.stack([clips[c][:num_frames] for c in captions for _ in range(num)])
+            if keyframe_stride == 1:
+                return np.concatenate([whole[:, :4], T.repeat_frame(whole[:, 3], num_frames - 4)], axis=1)
+            return whole
+
+    pipe = Keyframes(real.clips, True)
+    pipe.config = get_preset("smoke", frame_sampling="random_window", frame_strides=(1, 2))
+    report = C.long_generation(pipe, load_judge(), prompts, real, frames=8, num_per_prompt=1, options={})
+    assert report["settings"]["keyframe_stride"] == 2  # 4 keyframes 2 apart span 7 of the 8 frames
+    assert report["extended"]["travel_px"] == pytest.approx(report["held"]["travel_px"])
+    assert report["extended"]["travel_px"] < 0.7 * report["generated"]["travel_px"]
 
 
 def test_reprompting_to_the_opposite_way_keeps_only_digits_with_room_and_judges_the_new_direction(digits_dir):

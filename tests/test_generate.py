@@ -109,6 +109,8 @@ def test_generate_command_makes_clips_longer_than_the_window(run_dir, tmp_path):
     (["--run", "{run}", "--prompt", "a", "--x0-clip-quantile", "2"], "x0_clip_quantile must be in (0, 1]"),
     (["--run", "{empty}", "--prompt", "a"], "not a run folder"),
     (["--run", "{run}", "--prompt", "a", "--frames", "2"], "num_frames must be a whole number >= the model's 4"),
+    (["--run", "{run}", "--prompt", "a", "--frames", "12", "--keyframe-stride", "3"], "trained at frame strides [1]"),
+    (["--run", "{run}", "--prompt", "a", "--frames", "6", "--keyframe-stride", "3"], "need num_frames >= 10"),
 ])
 def test_generate_user_errors_are_one_line_exit_2(run_dir, tmp_path, capsys, args, message):
     (tmp_path / "empty").mkdir()

@@ -1,6 +1,6 @@
 """``python -m vdiff.generate``: GIFs from text prompts with a trained run.
 
-    python -m vdiff.generate --run RUN_DIR --prompt TEXT [--prompt TEXT ...] --out DIR [--frames N] [--steps N] [--seed 0] ...
+    python -m vdiff.generate --run RUN_DIR --prompt TEXT [--prompt TEXT ...] --out DIR [--frames N [--keyframe-stride S]] [--steps N] [--seed 0] ...
 
 The pipeline is ``vdiff.pipelines`` (``vdiff.load_pipeline``); its names are here too, as before the layers.
 """
@@ -32,7 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num", type=int, default=1, help="samples per prompt")
     p.add_argument("--frames", type=int, default=None, metavar="N",
-                   help="frames per clip (default: the model's window; more continues each clip window by window)")
+                   help="frames per clip (default: the model's window; more: keyframes then the frames between "
+                        "for a run trained at several frame strides, then continuing each clip window by window)")
+    p.add_argument("--keyframe-stride", type=int, default=None, metavar="S",
+                   help="with --frames: keyframes S frames apart (default: the largest trained stride that fits; "
+                        "1: continue the first window instead)")
     p.add_argument("--no-ema", action="store_true", help="use the online weights instead of the EMA")
     p.add_argument("--x-start", action="store_true", help="also save each sample's final predicted x0 as a GIF")
     p.add_argument("--fps", type=float, default=8)
@@ -44,8 +48,8 @@ def generate_files(args: argparse.Namespace) -> list[Path]:
     if not args.prompt:
         raise ValueError("give at least one --prompt")
     pipe = load_pipeline(args.run, use_ema=not args.no_ema)
-    result = pipe(args.prompt, num=args.num, seed=args.seed, num_frames=args.frames, return_x_start=args.x_start,
-                  **sampling_overrides(args))
+    result = pipe(args.prompt, num=args.num, seed=args.seed, num_frames=args.frames, keyframe_stride=args.keyframe_stride,
+                  return_x_start=args.x_start, **sampling_overrides(args))
     clips, x_start = result if args.x_start else (result, None)
     out = Path(args.out)
     written, captions = [], []

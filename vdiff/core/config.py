@@ -21,7 +21,7 @@ PRESETS_FILE = Path(__file__).with_name("presets.json")
 MODEL_SHAPE_FIELDS = (
     "image_size", "num_frames", "channels", "dim", "dim_mults", "num_res_blocks", "attn_resolutions", "attn_heads",
     "attn_head_dim", "temporal_attention", "temporal_attention_resolutions", "cross_attention", "space_time_attention",
-    "self_condition", "frame_conditioning", "adagn", "text_norm", "text_whitening", "text_encoder", "max_text_len",
+    "self_condition", "frame_conditioning", "frame_strides", "adagn", "text_norm", "text_whitening", "text_encoder", "max_text_len",
     "prediction_type",
 )
 
@@ -97,6 +97,10 @@ class Config:
     hflip: bool = True                             # flips swap "left"/"right" in the caption; off where
                                                    # the content has a handedness (digits, text)
     frame_sampling: str = "stride"                 # "stride" (uniform over the clip) or "random_window"
+    frame_strides: tuple[int, ...] = (1,)          # random_window: a window takes every s-th frame, s drawn from
+                                                   # these (those that fit the clip); more than (1,): the model is
+                                                   # told s, and long clips start from keyframes at the largest
+                                                   # stride that fits (vdiff.pipelines.long_clips)
     num_workers: int = 0
     log_every: int = 10
     save_every: int = 1000
@@ -148,6 +152,9 @@ class Config:
             "perceptual_weighting": self.perceptual_weighting in ("alpha_bar", "none"),
             "mixed_precision": self.mixed_precision in ("auto", "no", "bf16", "fp16"),
             "frame_sampling": self.frame_sampling in ("stride", "random_window"),
+            "frame_strides": len(self.frame_strides) >= 1
+            and all(type(v) is int and 1 <= v <= 16 for v in self.frame_strides)
+            and (self.frame_strides == (1,) or self.frame_sampling == "random_window"),
             "cond_drop_prob": 0.0 <= self.cond_drop_prob < 1.0,
             "given_frames_share": 0.0 <= self.given_frames_share <= 1.0,
             "given_frames_patterns": len(self.given_frames_patterns) >= 1
@@ -166,6 +173,11 @@ class Config:
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(f"invalid config value {name}={getattr(self, name)!r}")
+
+    @property
+    def stride_conditioned(self) -> bool:
+        """Whether the model is told each window's frame stride (``frame_strides`` other than (1,))."""
+        return self.frame_strides != (1,)
 
     # --- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

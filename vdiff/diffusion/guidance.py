@@ -24,13 +24,15 @@ def _twice(x: torch.Tensor | None) -> torch.Tensor | None:
 class Condition:
     """One row per clip: the pooled caption ``text`` [B, D]; for a cross-attention model the caption's
     ``tokens`` [B, L, D] and their ``mask`` [B, L]; for a frame-conditioned model the ``given`` frames
-    [B, C, F, H, W] in [-1, 1] and ``given_mask`` [B, 1, F, 1 or H, 1 or W] (1 where given). None where unused."""
+    [B, C, F, H, W] in [-1, 1] and ``given_mask`` [B, 1, F, 1 or H, 1 or W] (1 where given); for a
+    stride-conditioned model the ``frame_stride`` [B] (long) of the frames made. None where unused."""
 
     text: torch.Tensor
     tokens: torch.Tensor | None = None
     mask: torch.Tensor | None = None
     given: torch.Tensor | None = None
     given_mask: torch.Tensor | None = None
+    frame_stride: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.text.ndim != 2:
@@ -43,7 +45,8 @@ class Condition:
 
     def _map(self, fn) -> "Condition":
         return Condition(*(None if v is None else fn(v) for v in
-                           (self.text, self.tokens, self.mask, self.given, self.given_mask)))
+                           (self.text, self.tokens, self.mask, self.given, self.given_mask,
+                            self.frame_stride)))
 
     def to(self, device: torch.device | str) -> "Condition":
         return self._map(lambda v: v.to(device))
@@ -53,8 +56,9 @@ class Condition:
         return self._map(lambda v: torch.cat([v, v]))
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
-        """The given frames as the model's keyword arguments (none without: other models take none)."""
-        return {} if self.given is None else {"given": self.given, "given_mask": self.given_mask}
+        """The given frames and the stride as the model's keyword arguments (none without: other models take none)."""
+        inputs = {} if self.given is None else {"given": self.given, "given_mask": self.given_mask}
+        return inputs | ({} if self.frame_stride is None else {"frame_stride": self.frame_stride})
 
 
 def guided_denoiser(model: nn.Module, cond: Condition, guidance: float) -> Denoiser:

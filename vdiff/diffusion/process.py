@@ -133,6 +133,7 @@ class Diffusion:
         noise: torch.Tensor | None = None,
         self_cond: torch.Tensor | None = None,
         given_mask: torch.Tensor | None = None,
+        frame_stride: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Noise loss + perceptual_weight * perceptual loss for a batch of clean clips in [-1, 1].
 
@@ -151,6 +152,9 @@ class Diffusion:
         the model those frames of ``x0`` clean, beside the noisy clip, and the noise loss counts only the
         frames that are not given (RaMViD, Höppe et al. 2022); rows with no frame given train plain
         text-to-video.
+
+        ``frame_stride`` [B] (long): with ``config.frame_strides`` other than (1,), how many frames apart each
+        clip's frames were taken (the model is told; None: 1).
         """
         if x0.ndim != 5:
             raise ValueError(f"x0 must be [B, C, F, H, W], got shape {tuple(x0.shape)}")
@@ -164,6 +168,8 @@ class Diffusion:
         extra = {}
         if given_mask is not None and self.config.frame_conditioning:
             extra.update(given=x0, given_mask=given_mask.to(x0.dtype))
+        if frame_stride is not None and self.config.stride_conditioned:
+            extra["frame_stride"] = frame_stride
         if self.config.self_condition:
             if self_cond is None:
                 self_cond = torch.rand(b, device=x0.device) < 0.5

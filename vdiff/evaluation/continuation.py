@@ -6,7 +6,8 @@ in-betweening"):
   * ``continuation``: the first ``given`` frames of real clips whose path fits, continued by
     ``pipe.extend`` to the clips' length; the new frames judged (digit, direction, per-frame digit),
     their centroids against the true second half beside holding the last given frame, and the seam;
-  * ``long_generation``: ``pipe(prompts, num_frames=N)``, judged over all N frames;
+  * ``long_generation``: ``pipe(prompts, num_frames=N)``, judged over all N frames (for a run that makes
+    keyframes first, the same clips by extending the first window beside them, row ``extended``);
   * ``interpolation``: the first and last frame of the model's window of real clips given, the frames
     between made by ``pipe.interpolate``, their centroids against the true in-between centres.
 """
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from ..pipelines.edit import given_method
+from ..pipelines.keyframes import keyframe_stride
 from .judge import judge_clips
 from .labeled import Prompt, Tracked, noise_clips
 from .scores import judge_summary
@@ -83,10 +85,17 @@ def continuation(pipe, judge: torch.nn.Module, tracked: Tracked, prompts: list[P
 
 def long_generation(pipe, judge: torch.nn.Module, prompts: list[Prompt], tracked: Tracked, *, frames: int,
                     num_per_prompt: int, options: dict, seed: int = 0, progress: bool = True) -> dict:
-    """``num_per_prompt`` clips of ``frames`` frames per prompt, judged over every frame."""
+    """``num_per_prompt`` clips of ``frames`` frames per prompt, judged over every frame; for a run that
+    makes keyframes first (``keyframe_stride``), the same clips made by extending the first window too."""
     window, size = pipe.config.num_frames, pipe.config.image_size
-    generated = pipe([p.caption for p in prompts], num=num_per_prompt, seed=seed, num_frames=frames,
-                     progress=progress, **options)
+    captions = [p.caption for p in prompts]
+    stride = keyframe_stride(pipe.config, frames)
+    made = {"generated": pipe(captions, num=num_per_prompt, seed=seed, num_frames=frames, progress=progress,
+                              **options)}
+    if stride > 1:
+        made["extended"] = pipe(captions, num=num_per_prompt, seed=seed, num_frames=frames, keyframe_stride=1,
+                                progress=progress, **options)
+    generated = made["generated"]
     owner = [i for i in range(len(prompts)) for _ in range(num_per_prompt)]
     gen_digits, gen_dirs = [prompts[i].digit for i in owner], [prompts[i].direction for i in owner]
     _, digits, directions = _labels(tracked, prompts)
@@ -95,14 +104,15 @@ def long_generation(pipe, judge: torch.nn.Module, prompts: list[Prompt], tracked
     held = np.concatenate([real[:, :window], repeat_frame(real[:, window - 1], frames - window)], axis=1)
     center = _center(judge, real)
     rows = {}
-    for name, clips, dig, dirs in (("generated", generated, gen_digits, gen_dirs), ("real", real, digits, directions),
+    for name, clips, dig, dirs in (*((name, clips, gen_digits, gen_dirs) for name, clips in made.items()),
+                                   ("real", real, digits, directions),
                                    ("held", held, digits, directions),
                                    ("noise", noise_clips(len(generated), frames, size, seed), gen_digits, gen_dirs)):
         rows[name] = {**judge_summary(judge, clips, dig, dirs, center), "frames": int(clips.shape[1]),
                       "travel_px": _mean(travel(clips, dirs))}
     return {"settings": {"frames": frames, "window": window, "clips": len(generated), "real_clips": len(real),
                          "num_per_prompt": num_per_prompt, "seed": seed,
-                         "method": given_method(pipe, None),
+                         "method": given_method(pipe, None), "keyframe_stride": stride,
                          "real_travel_px_per_frame": _mean(frame_step(tracked.centers)),
                          "min_travel_px": MIN_SHIFT * size},
             **rows}

@@ -73,6 +73,12 @@ class UNet3D(nn.Module):
         widths = [dim * m for m in config.dim_mults]
 
         self.time_mlp = nn.Sequential(nn.Linear(dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
+        # How many frames apart the clip's frames are, added to the timestep embedding (Make-A-Video's
+        # frame-rate conditioning, Singer et al. 2022); zero at the start, so training begins as without it.
+        self.stride_emb = None
+        if config.stride_conditioned:
+            self.stride_emb = nn.Embedding(max(config.frame_strides) + 1, time_dim)
+            nn.init.zeros_(self.stride_emb.weight)
         # Sentence embeddings are unit vectors (entries ~1/sqrt(D)) and one dataset's captions differ
         # by a small angle; LayerNorm rescales them to unit-variance entries (~20x for MiniLM) so
         # that the caption is not a whisper next to the timestep embedding. See docs/model.md.
@@ -122,7 +128,7 @@ class UNet3D(nn.Module):
 
     # --- input checks -------------------------------------------------------------------
     def _check_inputs(self, x, timesteps, text_emb, drop_mask, text_tokens, text_mask, x_self_cond, given,
-                      given_mask) -> None:
+                      given_mask, frame_stride) -> None:
         c = self.config
         if not isinstance(x, torch.Tensor) or x.ndim != 5:
             raise ValueError(f"x must be a 5D tensor (batch, channels, frames, height, width), got "
@@ -149,6 +155,11 @@ class UNet3D(nn.Module):
                 raise ValueError(f"given must have the shape of x {tuple(x.shape)}, got {tuple(given.shape)}")
             if given_mask.ndim != 5 or given_mask.shape[:3] != (b, 1, frames):
                 raise ValueError(f"given_mask must be [{b}, 1, {frames}, 1 or H, 1 or W], got {tuple(given_mask.shape)}")
+        if frame_stride is not None:
+            if not c.stride_conditioned:
+                raise ValueError("this model was trained at one frame stride (config.frame_strides is (1,))")
+            if frame_stride.shape != (b,):  # (the values are the caller's: reading them would sync a GPU)
+                raise ValueError(f"frame_stride must have shape [{b}], got {tuple(frame_stride.shape)}")
         if drop_mask is not None and drop_mask.shape != (b,):
             raise ValueError(f"drop_mask must have shape [{b}], got {tuple(drop_mask.shape)}")
         if c.cross_attention:
@@ -176,16 +187,20 @@ class UNet3D(nn.Module):
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, text_emb: torch.Tensor,
                 drop_mask: torch.Tensor | None = None, text_tokens: torch.Tensor | None = None,
                 text_mask: torch.Tensor | None = None, x_self_cond: torch.Tensor | None = None,
-                given: torch.Tensor | None = None, given_mask: torch.Tensor | None = None) -> torch.Tensor:
+                given: torch.Tensor | None = None, given_mask: torch.Tensor | None = None,
+                frame_stride: torch.Tensor | None = None) -> torch.Tensor:
         """Predict the noise (or v) for clips ``x`` [B, C, F, H, W] at ``timesteps`` [B].
 
         ``x_self_cond``: with ``config.self_condition``, the model's previous x0 estimate of the same
         clips (None: zeros, "no estimate yet"); ignored otherwise. ``given`` [B, C, F, H, W] and
         ``given_mask`` [B, 1, F, 1 or H, 1 or W] (1 where a frame is given): with ``config.frame_conditioning``,
-        clean frames the clip must continue, join or keep (None: none given, plain text-to-video)."""
+        clean frames the clip must continue, join or keep (None: none given, plain text-to-video).
+        ``frame_stride`` [B] (long): with ``config.frame_strides``, how many frames apart the clip's frames
+        are (None: 1, consecutive frames)."""
         if isinstance(timesteps, (int, float)) or (isinstance(timesteps, torch.Tensor) and timesteps.ndim == 0):
             timesteps = torch.full((x.shape[0],), float(timesteps), device=x.device)
-        self._check_inputs(x, timesteps, text_emb, drop_mask, text_tokens, text_mask, x_self_cond, given, given_mask)
+        self._check_inputs(x, timesteps, text_emb, drop_mask, text_tokens, text_mask, x_self_cond, given, given_mask,
+                           frame_stride)
         frames = x.shape[2]
         param_dtype = self.null_text_emb.dtype
 
@@ -204,6 +219,9 @@ class UNet3D(nn.Module):
                 mask = mask | drop[:, None]
 
         time_emb = self.time_mlp(sinusoidal_embedding(timesteps, self.config.dim).to(param_dtype))
+        if self.stride_emb is not None:
+            stride = torch.ones_like(timesteps, dtype=torch.long) if frame_stride is None else frame_stride.long()
+            time_emb = time_emb + self.stride_emb(stride.to(x.device))
         cond_emb = self.text_mlp(text_emb)
 
         if self.config.self_condition:

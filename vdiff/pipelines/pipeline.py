@@ -20,7 +20,7 @@ from ..core.options import SamplingOptions
 from ..diffusion.guidance import Condition
 from ..diffusion.process import Diffusion
 from ..diffusion.sampler import sample
-from . import edit, hub
+from . import edit, hub, keyframes
 from .clips import StepPreviews
 
 class Pipeline:
@@ -52,13 +52,20 @@ class Pipeline:
                known: torch.Tensor | None = None, keep: torch.Tensor | None = None, strength: float = 1.0,
                given_mask: torch.Tensor | None = None, resample: int = 1, recon_weight: float = 0.0,
                callback: Callable | None = None, cancel: threading.Event | None = None, progress: bool = True,
-               desc: str | None = None) -> torch.Tensor:
+               desc: str | None = None, frame_stride: int = 1) -> torch.Tensor:
         """One sampler run (``vdiff.diffusion.sampler.sample``) for one prompt per clip: [N, C, F, S, S] in [-1, 1].
 
-        ``given_mask`` [N, 1, F, 1, 1]: the frames of ``known`` a frame-conditioned model is handed as given."""
+        ``given_mask`` [N, 1, F, 1, 1]: the frames of ``known`` a frame-conditioned model is handed as given.
+        ``frame_stride``: how many frames apart the frames made are (a stride the run trained with,
+        ``config.frame_strides``)."""
+        if frame_stride not in self.config.frame_strides:
+            raise ValueError(f"this run was trained at frame strides {list(self.config.frame_strides)}, "
+                             f"not {frame_stride!r}")
         cond = self.condition(prompts)  # outside autocast: the encoder's embeddings stay fp32
         if given_mask is not None:
             cond.given, cond.given_mask = known.to(self.device).float(), given_mask.to(self.device)
+        if self.config.stride_conditioned:
+            cond.frame_stride = torch.full((len(prompts),), frame_stride, dtype=torch.long, device=self.device)
         with autocast_for(self.device, self.precision):
             return sample(self.diffusion, self.model, cond, options, known=known, keep=keep,
                           strength=strength, generator=seed, resample=resample, recon_weight=recon_weight,
@@ -68,17 +75,20 @@ class Pipeline:
     def __call__(self, prompts: str | list[str], *, num: int = 1, seed: int = 0, steps: int | None = None,
                  sampler: str | None = None, guidance: float | None = None, x0_clip: str | None = None,
                  x0_clip_quantile: float | None = None, num_frames: int | None = None,
-                 return_x_start: bool = False, x_start_every_step: bool = False,
+                 keyframe_stride: int | None = None, return_x_start: bool = False, x_start_every_step: bool = False,
                  progress: bool = True) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """``num`` clips per prompt, prompt-major.
 
         ``steps``, ``sampler``, ``guidance``, ``x0_clip`` and ``x0_clip_quantile`` left at None take
         the run config's values (``Config.sampling``). ``num_frames`` longer than the model's window
-        (``config.num_frames``) continues each clip window by window (``extend``).
+        (``config.num_frames``) is made window by window: for a run trained at several frame strides, a
+        window of keyframes ``keyframe_stride`` frames apart (None: the largest trained stride that fits)
+        and the frames between them (``vdiff.pipelines.keyframes``), then, like a run at one stride (or
+        ``keyframe_stride=1``), continuing the clip (``extend``).
 
         With ``return_x_start`` also the final predicted x0 of each clip ``[N, F, H, W, 3]``, or with
         ``x_start_every_step`` as well, the prediction after every sampler step ``[steps, N, F, H, W, 3]``
-        (of the first window).
+        (of the first window: the keyframes where there are any).
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
@@ -91,12 +101,19 @@ class Pipeline:
         if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, int)
                                        or num_frames < window):
             raise ValueError(f"num_frames must be a whole number >= the model's {window} frames, got {num_frames!r}")
+        stride = keyframes.keyframe_stride(self.config, num_frames) if keyframe_stride is None else keyframe_stride
+        if stride != 1 and (num_frames is None or (window - 1) * stride + 1 > num_frames):
+            raise ValueError(f"keyframe_stride {stride}: {window} keyframes {stride} apart need "
+                             f"num_frames >= {(window - 1) * stride + 1}")
         steps_seen = StepPreviews(collect=return_x_start or x_start_every_step)
         texts = [p for p in prompts for _ in range(num)]
-        out = self.sample(texts, options, seed=seed, callback=steps_seen, progress=progress)
+        out = self.sample(texts, options, seed=seed, callback=steps_seen, progress=progress, frame_stride=stride)
         clips = as_rgb(to_uint8(out))
-        if num_frames is not None and num_frames > window:
-            clips = edit.extend(self, clips, texts, num_frames - window, seed=seed + 1, progress=progress,
+        if stride > 1:
+            clips = keyframes.fill_between(self, clips, texts, stride, seed=seed + 1, progress=progress,
+                                           **options.to_dict())
+        if num_frames is not None and num_frames > clips.shape[1]:
+            clips = edit.extend(self, clips, texts, num_frames - clips.shape[1], seed=seed + 1, progress=progress,
                                 **options.to_dict())
         if x_start_every_step:
             return clips, steps_seen.stacked()

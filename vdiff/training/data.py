@@ -3,8 +3,8 @@
 Each GIF is decoded once (PIL), resized with its aspect kept and centre-cropped to the config's
 size, and kept as uint8 [T, H, W, 3]: decoding GIFs every step is what made the reference slow.
 Each caption (and its left<->right mirror, when flips are on) is embedded once, in batches.
-Per item only cheap work remains: pick ``num_frames`` frames (uniform stride or a random window),
-maybe flip the whole clip (never single frames), and scale to [-1, 1].
+Per item only cheap work remains: pick ``num_frames`` frames (uniform stride, or a random window of
+consecutive or every s-th frame), maybe flip the whole clip (never single frames), and scale to [-1, 1].
 """
 from __future__ import annotations
 
@@ -46,20 +46,29 @@ def resize_center_crop(frames: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def frame_indices(total: int, num_frames: int, mode: str, rng: np.random.Generator | None = None) -> np.ndarray:
+def frame_indices(total: int, num_frames: int, mode: str, rng: np.random.Generator | None = None,
+                  stride: int = 1) -> np.ndarray:
     """Which of ``total`` frames make a clip of ``num_frames``.
 
-    "stride": spread uniformly over the whole clip; "random_window": ``num_frames`` consecutive
-    frames from a random start. Clips shorter than ``num_frames`` repeat frames (stride-style).
+    "stride": spread uniformly over the whole clip; "random_window": ``num_frames`` frames ``stride``
+    apart from a random start. Clips shorter than the window repeat frames (stride-style).
     """
-    if mode == "random_window" and total >= num_frames:
-        start = int(rng.integers(0, total - num_frames + 1)) if rng is not None else (total - num_frames) // 2
-        return np.arange(start, start + num_frames)
+    span = (num_frames - 1) * stride + 1
+    if mode == "random_window" and total >= span:
+        start = int(rng.integers(0, total - span + 1)) if rng is not None else (total - span) // 2
+        return np.arange(start, start + span, stride)
     return np.floor(np.linspace(0, total, num_frames, endpoint=False)).astype(np.int64).clip(0, total - 1)
 
 
+def fitting_strides(total: int, num_frames: int, strides: tuple[int, ...]) -> list[int]:
+    """The ``strides`` whose window of ``num_frames`` fits in ``total`` frames (the smallest if none does)."""
+    fits = [s for s in strides if (num_frames - 1) * s + 1 <= total]
+    return fits or [min(strides)]
+
+
 class PairsDataset(torch.utils.data.Dataset):
-    """Items ``{"video": [C,F,H,W] float in [-1,1], "text_emb": [D], "caption": str}`` (+ tokens/mask).
+    """Items ``{"video": [C,F,H,W] float in [-1,1], "text_emb": [D], "caption": str}`` (+ tokens/mask, and
+    ``frame_stride`` for a stride-conditioned config).
 
     ``skipped`` maps each unusable pair's name to the reason; indexing with ``(index, seed)``
     makes the per-item randomness (window, flip) reproducible, which exact resume relies on.
@@ -139,7 +148,10 @@ class PairsDataset(torch.utils.data.Dataset):
         index, seed = key if isinstance(key, tuple) else (key, None)
         rng = np.random.default_rng(seed)
         clip = self.clips[index]
-        frames = clip[frame_indices(len(clip), self.config.num_frames, self.config.frame_sampling, rng)]
+        stride = 1
+        if self.config.stride_conditioned:  # drawn only then, so the other runs keep their draws
+            stride = int(rng.choice(fitting_strides(len(clip), self.config.num_frames, self.config.frame_strides)))
+        frames = clip[frame_indices(len(clip), self.config.num_frames, self.config.frame_sampling, rng, stride)]
         caption = self.captions[index]
         if self.config.hflip and rng.random() < 0.5 and mirror_caption(caption) not in self.heldout_captions:
             frames = frames[:, :, ::-1]  # the whole clip at once: motion stays coherent
@@ -149,6 +161,8 @@ class PairsDataset(torch.utils.data.Dataset):
             video = video.mean(0, keepdim=True)
         j = self.caption_index[caption]
         item = {"video": video, "text_emb": self.text_pooled[j], "caption": caption}
+        if self.config.stride_conditioned:
+            item["frame_stride"] = torch.tensor(stride)
         if self.with_tokens:
             item["text_tokens"] = self.text_tokens[j]
             item["text_mask"] = self.text_mask[j]

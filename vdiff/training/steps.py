@@ -37,7 +37,9 @@ def draw_step(batches: Iterator[dict[str, Any]], config: Any, num_timesteps: int
         t0 = clock()
         batch = next(batches)
         waited += clock() - t0
-        part = {k: batch[k] for k in ("video", "text_emb", "text_tokens", "text_mask", "frame_stride") if k in batch}
+        part = {k: batch[k] for k in ("video", "text_emb", "text_tokens", "text_mask") if k in batch}
+        if "frame_stride" in batch:  # a stride-conditioned run's strides, on the model's device
+            part["stride"] = batch["frame_stride"].to(device)
         g = step_generator(config.seed, step, micro, rank, device)
         b = part["video"].shape[0]
         part["t"] = sample_timesteps(b, num_timesteps, config.timestep_shift, generator=g, device=g.device).to(device)

@@ -285,8 +285,7 @@ class Trainer:
                         self.model, part["video"].to(self.device, non_blocking=True), part["text_emb"].to(self.device),
                         drop_mask=part["drop"], text_tokens=to_device(part.get("text_tokens"), self.device),
                         text_mask=to_device(part.get("text_mask"), self.device), t=part["t"], noise=part["noise"],
-                        self_cond=part.get("self_cond"), given_mask=part.get("given_mask"),
-                        frame_stride=to_device(part.get("frame_stride"), self.device))
+                        self_cond=part.get("self_cond"), given_mask=part.get("given_mask"), frame_stride=part.get("stride"))
                 if not self.agree(bool(torch.isfinite(out["loss"]).item())):
                     return False, losses
                 acc.backward(out["loss"] / share)

@@ -48,8 +48,8 @@ def generate_files(args: argparse.Namespace) -> list[Path]:
     if not args.prompt:
         raise ValueError("give at least one --prompt")
     pipe = load_pipeline(args.run, use_ema=not args.no_ema)
-    result = pipe(args.prompt, num=args.num, seed=args.seed, num_frames=args.frames, keyframe_stride=args.keyframe_stride,
-                  return_x_start=args.x_start, **sampling_overrides(args))
+    result = pipe(args.prompt, num=args.num, seed=args.seed, num_frames=args.frames,
+                  keyframe_stride=args.keyframe_stride, return_x_start=args.x_start, **sampling_overrides(args))
     clips, x_start = result if args.x_start else (result, None)
     out = Path(args.out)
     written, captions = [], []

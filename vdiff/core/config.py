@@ -21,9 +21,14 @@ PRESETS_FILE = Path(__file__).with_name("presets.json")
 MODEL_SHAPE_FIELDS = (
     "image_size", "num_frames", "channels", "dim", "dim_mults", "num_res_blocks", "attn_resolutions", "attn_heads",
     "attn_head_dim", "temporal_attention", "temporal_attention_resolutions", "cross_attention", "space_time_attention",
-    "self_condition", "frame_conditioning", "frame_strides", "adagn", "text_norm", "text_whitening", "text_encoder", "max_text_len",
-    "prediction_type",
+    "self_condition", "frame_conditioning", "frame_strides", "adagn", "text_norm", "text_whitening", "text_encoder",
+    "max_text_len", "prediction_type",
 )
+
+
+def window_span(num_frames: int, stride: int) -> int:
+    """How many frames of a clip a window of ``num_frames`` frames ``stride`` apart covers."""
+    return (num_frames - 1) * stride + 1
 
 
 @dataclass
@@ -100,7 +105,7 @@ class Config:
     frame_strides: tuple[int, ...] = (1,)          # random_window: a window takes every s-th frame, s drawn from
                                                    # these (those that fit the clip); more than (1,): the model is
                                                    # told s, and long clips start from keyframes at the largest
-                                                   # stride that fits (vdiff.pipelines.long_clips)
+                                                   # stride that fits (vdiff.pipelines.keyframes)
     num_workers: int = 0
     log_every: int = 10
     save_every: int = 1000

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.config import window_span
 from .clips import StepPreviews
 from .edit import _sample_clips, given_method
 
@@ -26,8 +27,7 @@ def keyframe_stride(config, num_frames: int | None) -> int:
     or the run trained at one stride)."""
     if num_frames is None:
         return 1
-    f = config.num_frames
-    return max((s for s in config.frame_strides if (f - 1) * s + 1 <= num_frames), default=1)
+    return max((s for s in config.frame_strides if window_span(config.num_frames, s) <= num_frames), default=1)
 
 
 def fill_in(pipe, seq: np.ndarray, known: np.ndarray, prompts: list[str], *, seed: int, sampling: dict,
@@ -65,7 +65,7 @@ def fill_between(pipe, keys: np.ndarray, prompts: list[str], stride: int, *, see
     """Keyframes uint8 [N, F, S, S, 3] made ``stride`` frames apart -> the clip [N, (F - 1) * stride + 1, S, S, 3]
     with the frames between them made (``fill_in``); the keyframes bit for bit."""
     n, f = keys.shape[:2]
-    span = (f - 1) * stride + 1
+    span = window_span(f, stride)
     seq = np.zeros((n, span, *keys.shape[2:]), np.uint8)
     seq[:, ::stride] = keys
     known = np.zeros(span, bool)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.config import Config
+from ..core.config import Config, window_span
 from ..core.env import autocast_for, autocast_precision
 from ..core.media import as_rgb, to_uint8
 from ..core.options import SamplingOptions
@@ -102,9 +102,9 @@ class Pipeline:
                                        or num_frames < window):
             raise ValueError(f"num_frames must be a whole number >= the model's {window} frames, got {num_frames!r}")
         stride = keyframes.keyframe_stride(self.config, num_frames) if keyframe_stride is None else keyframe_stride
-        if stride != 1 and (num_frames is None or (window - 1) * stride + 1 > num_frames):
+        if stride != 1 and (num_frames is None or window_span(window, stride) > num_frames):
             raise ValueError(f"keyframe_stride {stride}: {window} keyframes {stride} apart need "
-                             f"num_frames >= {(window - 1) * stride + 1}")
+                             f"num_frames >= {window_span(window, stride)}")
         steps_seen = StepPreviews(collect=return_x_start or x_start_every_step)
         texts = [p for p in prompts for _ in range(num)]
         out = self.sample(texts, options, seed=seed, callback=steps_seen, progress=progress, frame_stride=stride)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from clipkit.manifest import manifest_rows
 
-from ..core.config import Config
+from ..core.config import Config, window_span
 from ..core.media import load_gif
 
 _SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LEFT": "RIGHT", "RIGHT": "LEFT"}
@@ -53,7 +53,7 @@ def frame_indices(total: int, num_frames: int, mode: str, rng: np.random.Generat
     "stride": spread uniformly over the whole clip; "random_window": ``num_frames`` frames ``stride``
     apart from a random start. Clips shorter than the window repeat frames (stride-style).
     """
-    span = (num_frames - 1) * stride + 1
+    span = window_span(num_frames, stride)
     if mode == "random_window" and total >= span:
         start = int(rng.integers(0, total - span + 1)) if rng is not None else (total - span) // 2
         return np.arange(start, start + span, stride)
@@ -62,7 +62,7 @@ def frame_indices(total: int, num_frames: int, mode: str, rng: np.random.Generat
 
 def fitting_strides(total: int, num_frames: int, strides: tuple[int, ...]) -> list[int]:
     """The ``strides`` whose window of ``num_frames`` fits in ``total`` frames (the smallest if none does)."""
-    fits = [s for s in strides if (num_frames - 1) * s + 1 <= total]
+    fits = [s for s in strides if window_span(num_frames, s) <= total]
     return fits or [min(strides)]
 
 

@@ -114,3 +114,17 @@ def test_filling_in_keeps_every_known_frame_bit_for_bit(strided):
     assert np.array_equal(out[:, known], seq[:, known]) and not np.array_equal(out[:, ~known], seq[:, ~known])
     with pytest.raises(ValueError, match="known"):
         fill_in(strided, seq, np.zeros(9, bool), ["x"] * 2, seed=0, sampling={})
+
+
+def test_every_sampler_run_of_a_long_clip_draws_its_own_noise(strided, monkeypatch):
+    seeds = []
+    sample = type(strided).sample
+
+    def recording(self, *args, seed=0, **kwargs):
+        seeds.append(seed)
+        return sample(self, *args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(type(strided), "sample", recording)
+    strided(["square moving right"], seed=5, steps=2, num_frames=12, progress=False)
+    # keyframes, the fill-in windows between them, then the extension windows after the last keyframe
+    assert len(seeds) >= 3 and len(set(seeds)) == len(seeds) and seeds[0] == 5

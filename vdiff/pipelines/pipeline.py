@@ -109,11 +109,13 @@ class Pipeline:
         texts = [p for p in prompts for _ in range(num)]
         out = self.sample(texts, options, seed=seed, callback=steps_seen, progress=progress, frame_stride=stride)
         clips = as_rgb(to_uint8(out))
+        next_seed = seed + 1  # each later sampler run draws its own noise: seed + 1, seed + 2, ...
         if stride > 1:
-            clips = keyframes.fill_between(self, clips, texts, stride, seed=seed + 1, progress=progress,
+            clips = keyframes.fill_between(self, clips, texts, stride, seed=next_seed, progress=progress,
                                            **options.to_dict())
+            next_seed += clips.shape[1]  # fill-in makes a frame or more a run: fewer runs than frames
         if num_frames is not None and num_frames > clips.shape[1]:
-            clips = edit.extend(self, clips, texts, num_frames - clips.shape[1], seed=seed + 1, progress=progress,
+            clips = edit.extend(self, clips, texts, num_frames - clips.shape[1], seed=next_seed, progress=progress,
                                 **options.to_dict())
         if x_start_every_step:
             return clips, steps_seen.stacked()

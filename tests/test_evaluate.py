@@ -289,3 +289,19 @@ def test_a_broken_real_gif_is_skipped_and_counted(data_dir, tmp_path):
     clips, owner, skipped = E.load_real(prompts, 1, 4, 16)
     assert skipped == 1 and len(clips) == len(owner) == len(prompts) - 1
     assert victim.read_bytes() == b"GIF89a not really"  # inputs are never rewritten
+
+
+def test_direction_separation_measures_each_opposite_pair_where_the_run_reads_it(run_dir, tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import direction_separation as sep
+
+    rows = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 3.0], [4.0, 3.0]])  # up == down; left, right 4 apart
+    assert sep.pair_distances(rows) == {"up_down": 0.0, "left_right": 4.0}
+    report = sep.direction_separation(str(run_dir), [999, 500], draws=1)
+    assert set(report["distances"]) == {"whitened_caption", "text_mlp", "model_output_t999", "model_output_t500"}
+    caption = report["distances"]["whitened_caption"]
+    assert caption["up_down"] > 0 and caption["left_right"] > 0  # the captions differ before any training
+    assert caption["up_down_over_left_right"] == pytest.approx(caption["up_down"] / caption["left_right"])
+    assert all(pairs["up_down"] >= 0 and pairs["left_right"] >= 0 for pairs in report["distances"].values())
+    assert sep.main(["--run", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

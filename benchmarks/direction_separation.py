@@ -34,30 +34,22 @@ def pair_distances(rows: torch.Tensor) -> dict[str, float]:
 def direction_separation(run: str, timesteps: list[int], draws: int = 4, seed: int = 0) -> dict:
     pipe = load_pipeline(run)
     model, cfg = pipe.model.eval(), pipe.config
-    sums: dict[str, dict[str, float]] = {}
-    count: dict[str, int] = {}
-
-    def add(place: str, rows: torch.Tensor) -> None:
-        for name, value in pair_distances(rows).items():
-            sums.setdefault(place, {}).setdefault(name, 0.0)
-            sums[place][name] += value
-        count[place] = count.get(place, 0) + 1
-
+    seen: dict[str, list[dict[str, float]]] = {}  # place -> one pair_distances row per digit (and draw)
     gen = torch.Generator().manual_seed(seed)
+    shape = (1, cfg.channels, cfg.num_frames, cfg.image_size, cfg.image_size)
+    t_batch = {t: torch.full((len(DIRECTIONS),), t, device=pipe.device) for t in timesteps}
     for digit in range(10):
         cond = pipe.condition([f"digit {digit} moving {d}" for d in DIRECTIONS])
-        text = cond.text.to(model.null_text_emb.dtype)
-        whitened = (text - model.text_mean) @ model.text_whitening if cfg.text_whitening else text
-        add("whitened_caption", whitened)
-        add("text_mlp", model.text_mlp(whitened))
-        shape = (1, cfg.channels, cfg.num_frames, cfg.image_size, cfg.image_size)
+        tokens = {"text_tokens": cond.tokens, "text_mask": cond.mask} if cfg.cross_attention else {}
+        whitened = model.whiten_text(cond.text)
+        seen.setdefault("whitened_caption", []).append(pair_distances(whitened))
+        seen.setdefault("text_mlp", []).append(pair_distances(model.text_mlp(whitened)))
         for _ in range(draws):
             x = torch.randn(shape, generator=gen).expand(len(DIRECTIONS), *shape[1:]).to(pipe.device)
             for t in timesteps:
-                kwargs = {"text_tokens": cond.tokens, "text_mask": cond.mask} if cfg.cross_attention else {}
-                out = model(x, torch.full((len(DIRECTIONS),), t, device=pipe.device), cond.text, **kwargs)
-                add(f"model_output_t{t}", out.float())
-    means = {place: {name: v / count[place] for name, v in pairs.items()} for place, pairs in sums.items()}
+                out = model(x, t_batch[t], cond.text, **tokens)
+                seen.setdefault(f"model_output_t{t}", []).append(pair_distances(out.float()))
+    means = {place: {name: sum(r[name] for r in rows) / len(rows) for name in PAIRS} for place, rows in seen.items()}
     for pairs in means.values():
         pairs["up_down_over_left_right"] = pairs["up_down"] / pairs["left_right"] if pairs["left_right"] else None
     return {"run": run, "digits": 10, "draws": draws, "timesteps": timesteps, "distances": means}

@@ -184,6 +184,14 @@ class UNet3D(nn.Module):
         self.text_mean.copy_(mean)
         self.text_whitening.copy_(matrix)
 
+    def whiten_text(self, text_emb: torch.Tensor) -> torch.Tensor:
+        """Pooled captions [B, D] as the blocks' text MLP reads them: in the weights' dtype, whitened
+        where the run fitted a whitening."""
+        text_emb = text_emb.to(self.null_text_emb.dtype)
+        if self.config.text_whitening:
+            text_emb = (text_emb - self.text_mean) @ self.text_whitening
+        return text_emb
+
     def forward(self, x: torch.Tensor, timesteps: torch.Tensor, text_emb: torch.Tensor,
                 drop_mask: torch.Tensor | None = None, text_tokens: torch.Tensor | None = None,
                 text_mask: torch.Tensor | None = None, x_self_cond: torch.Tensor | None = None,
@@ -204,9 +212,7 @@ class UNet3D(nn.Module):
         frames = x.shape[2]
         param_dtype = self.null_text_emb.dtype
 
-        text_emb = text_emb.to(param_dtype)
-        if self.config.text_whitening:
-            text_emb = (text_emb - self.text_mean) @ self.text_whitening
+        text_emb = self.whiten_text(text_emb)
         tokens = mask = None
         if self.config.cross_attention:
             tokens, mask = text_tokens.to(param_dtype), text_mask.bool().clone()

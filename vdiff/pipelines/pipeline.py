@@ -109,7 +109,7 @@ class Pipeline:
         texts = [p for p in prompts for _ in range(num)]
         out = self.sample(texts, options, seed=seed, callback=steps_seen, progress=progress, frame_stride=stride)
         clips = as_rgb(to_uint8(out))
-        next_seed = seed + 1  # each later sampler run draws its own noise: seed + 1, seed + 2, ...
+        next_seed = seed + 1  # the keyframes' fill-in and the extension each take their own run of seeds
         if stride > 1:
             clips = keyframes.fill_between(self, clips, texts, stride, seed=next_seed, progress=progress,
                                            **options.to_dict())
